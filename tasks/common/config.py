@@ -1,0 +1,42 @@
+"""Where the tasks find the central resources: environment variables set on every function.
+
+The deploy templates and the local runtime (`irflow/local/`) set the same names, so a task never
+knows which of the two it runs in.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+MEMBER_ROLE_NAME_DEFAULT = "IrflowMemberRole"
+
+# The incidents table has a composite key; every item kind shares it.
+#   incident:  pk = "INCIDENT#<incident id>", sk = "META"
+#   timeline:  pk = "INCIDENT#<incident id>", sk = "EVENT#<iso time>#<seq>"
+#   approval:  pk = "APPROVAL#<approval id>", sk = "META"
+TABLE_PARTITION_KEY = "pk"
+TABLE_SORT_KEY = "sk"
+
+
+@dataclass(frozen=True)
+class Settings:
+    evidence_bucket: str
+    incidents_table: str
+    topic_arn: str
+    member_role_name: str
+    external_id: str
+    region: str
+
+
+def settings() -> Settings:
+    """Read the settings now (not at import): tests and the local runtime set them late."""
+    env = os.environ
+    return Settings(
+        evidence_bucket=env.get("IRFLOW_EVIDENCE_BUCKET", ""),
+        incidents_table=env.get("IRFLOW_INCIDENTS_TABLE", ""),
+        topic_arn=env.get("IRFLOW_TOPIC_ARN", ""),
+        member_role_name=env.get("IRFLOW_MEMBER_ROLE_NAME", MEMBER_ROLE_NAME_DEFAULT),
+        external_id=env.get("IRFLOW_EXTERNAL_ID", ""),
+        region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1",
+    )
