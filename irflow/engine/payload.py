@@ -1,0 +1,30 @@
+"""JSON text as Step Functions writes it, and its size limit."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .errors import DATA_LIMIT_EXCEEDED, StatesError
+
+MAX_PAYLOAD_BYTES = 256 * 1024
+
+
+def to_json(value: Any) -> str:
+    """Compact JSON, the way Step Functions serialises state data."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def check_size(value: Any, state_name: str) -> str:
+    """Serialise `value`; a result over 256 KiB fails the state with States.DataLimitExceeded."""
+    text = to_json(value)
+    if len(text) > MAX_PAYLOAD_BYTES // 4 and len(text.encode("utf-8")) > MAX_PAYLOAD_BYTES:
+        raise StatesError(
+            DATA_LIMIT_EXCEEDED,
+            f"The state/task '{state_name}' returned a result with a size exceeding the maximum number of bytes service limit.",
+        )
+    return text
+
+
+def parse_json(text: str) -> Any:
+    return json.loads(text)
