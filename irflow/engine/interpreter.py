@@ -24,8 +24,8 @@ from . import errors as E
 from .errors import StatesError
 from .history import History
 from .intrinsics import compile_intrinsic, is_intrinsic
+from .jsonata_eval import QueryEvaluationError, is_expression
 from .jsonata_eval import evaluate as jsonata_evaluate
-from .jsonata_eval import is_expression
 from .jsonpath import PathNotFound, compile_path
 from .payload import check_size, to_json
 from .resources import (
@@ -86,6 +86,7 @@ class Frame:
     record: bool = True
     last_event_id: int = 0
     map_item: dict[str, Any] | None = None
+    entered_id: int = 0
 
     def emit(self, event_type: str, details: dict[str, Any] | None = None, previous: int | None = None) -> int:
         if not self.record:
@@ -187,6 +188,7 @@ class Interpreter:
         entered_id = frame.emit(f"{state_type}StateEntered", {
             **details_io("input", entered_text if entered_text is not None else data), "name": name,
         })
+        frame.entered_id = entered_id
         context = self.context(frame, name, state)
         try:
             try:
@@ -303,8 +305,20 @@ class Interpreter:
         binding.update(extra)
         return binding
 
-    def jsonata(self, frame: Frame, value: Any, states: dict[str, Any]) -> Any:
-        return jsonata_evaluate(value, states, dict(frame.variables), frame.run.rng)
+    def jsonata(self, frame: Frame, value: Any, states: dict[str, Any], field: str = "",
+                expect: str | None = None) -> Any:
+        """Evaluate a JSONata field; a failure is recorded as an EvaluationFailed event first."""
+        try:
+            return jsonata_evaluate(value, states, dict(frame.variables), frame.run.rng, field=field,
+                                    expect=expect, now=self.engine.clock.now())
+        except QueryEvaluationError as err:
+            state = states["context"]["State"]["Name"]
+            err.cause = (f"An error occurred while executing the state '{state}' (entered at the event id "
+                         f"#{frame.entered_id}). {err.cause}")
+            err.prefixed = True  # type: ignore[attr-defined]
+            frame.emit("EvaluationFailed", {"error": err.error, "cause": err.cause, "location": err.location,
+                                            "state": state})
+            raise
 
     # --- output and variables, shared by all states ----------------------------------------------
     def finish(self, frame: Frame, state: Mapping[str, Any], ql: str, raw: Any, result: Any,
@@ -312,9 +326,9 @@ class Interpreter:
         """Apply Assign and the output fields, then return the state's result."""
         if ql == JSONATA:
             states = self.states_binding(raw, ctx, **({"result": result} if has_result else {}))
-            assigned = self.jsonata(frame, state["Assign"], states) if "Assign" in state else None
+            assigned = self.jsonata(frame, state["Assign"], states, "Assign") if "Assign" in state else None
             if "Output" in state:
-                output = self.jsonata(frame, state["Output"], states)
+                output = self.jsonata(frame, state["Output"], states, "Output")
             else:
                 output = result if has_result else raw
         else:
@@ -335,7 +349,7 @@ class Interpreter:
                         ctx: Mapping[str, Any], parameters_field: str = "Parameters") -> Any:
         if ql == JSONATA:
             if "Arguments" in state:
-                return self.jsonata(frame, state["Arguments"], self.states_binding(data, ctx))
+                return self.jsonata(frame, state["Arguments"], self.states_binding(data, ctx), "Arguments")
             return data
         effective = self.select(frame, state.get("InputPath", "$"), data, ctx)
         if parameters_field in state:
@@ -369,8 +383,9 @@ class Interpreter:
                 error_output["Cause"] = err.cause
             if ql == JSONATA:
                 states = self.states_binding(data, ctx, errorOutput=error_output)
-                assigned = self.jsonata(frame, catcher["Assign"], states) if "Assign" in catcher else None
-                output = self.jsonata(frame, catcher["Output"], states) if "Output" in catcher else error_output
+                assigned = self.jsonata(frame, catcher["Assign"], states, "Assign") if "Assign" in catcher else None
+                output = (self.jsonata(frame, catcher["Output"], states, "Output") if "Output" in catcher
+                          else error_output)
             else:
                 assigned = self.template(frame, catcher["Assign"], error_output, ctx) if "Assign" in catcher else None
                 output = self.place(catcher.get("ResultPath", "$"), data, error_output)
@@ -417,7 +432,8 @@ class Interpreter:
     def state_succeed(self, frame: Frame, name: str, state: Mapping[str, Any], data: Any, ql: str,
                       ctx: dict[str, Any]) -> StateGen:
         if ql == JSONATA:
-            output = self.jsonata(frame, state["Output"], self.states_binding(data, ctx)) if "Output" in state else data
+            output = (self.jsonata(frame, state["Output"], self.states_binding(data, ctx), "Output")
+                      if "Output" in state else data)
             return StateResult(output, None)
         effective = self.select(frame, state.get("InputPath", "$"), data, ctx)
         return StateResult(self.select(frame, state.get("OutputPath", "$"), effective, ctx), None)
@@ -429,8 +445,8 @@ class Interpreter:
         cause: Any = None
         if ql == JSONATA:
             states = self.states_binding(data, ctx)
-            error = self.jsonata(frame, state["Error"], states) if "Error" in state else None
-            cause = self.jsonata(frame, state["Cause"], states) if "Cause" in state else None
+            error = self.jsonata(frame, state["Error"], states, "Error") if "Error" in state else None
+            cause = self.jsonata(frame, state["Cause"], states, "Cause") if "Cause" in state else None
         else:
             error = state.get("Error")
             cause = state.get("Cause")
@@ -447,14 +463,7 @@ class Interpreter:
         if ql == JSONATA:
             states = self.states_binding(data, ctx)
             for rule in state["Choices"]:
-                verdict = self.jsonata(frame, rule["Condition"], states)
-                if not isinstance(verdict, bool):
-                    raise StatesError(
-                        E.QUERY_EVALUATION_ERROR,
-                        f"The JSONata expression '{str(rule['Condition'])[2:-2].strip()}' specified for the field "
-                        f"'Condition' returned an unexpected result type. Expected 'boolean', but was "
-                        f"'{json_type(verdict)}' for value: {to_json(verdict)}",
-                    )
+                verdict = self.jsonata(frame, rule["Condition"], states, "Condition", expect="boolean")
                 if verdict:
                     return self.choose(frame, rule, state, ql, data, ctx, rule["Next"])
         else:
@@ -506,7 +515,7 @@ class Interpreter:
         if ql == JSONATA:
             states = self.states_binding(data, ctx)
             if "Seconds" in state:
-                seconds = self.jsonata(frame, state["Seconds"], states)
+                seconds = self.jsonata(frame, state["Seconds"], states, "Seconds")
                 if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0 or seconds != int(seconds):
                     raise StatesError(E.QUERY_EVALUATION_ERROR,
                                       f"The JSONata expression specified for the field 'Seconds' returned an "
@@ -514,7 +523,7 @@ class Interpreter:
                                       f"for value: {to_json(seconds)}")
                 delay = float(seconds)
             else:
-                stamp = self.jsonata(frame, state["Timestamp"], states)
+                stamp = self.jsonata(frame, state["Timestamp"], states, "Timestamp")
                 moment = parse_timestamp(stamp)
                 if moment is None:
                     raise StatesError(E.QUERY_EVALUATION_ERROR,
@@ -576,7 +585,7 @@ class Interpreter:
             if field_name in state:
                 value = state[field_name]
                 if ql == JSONATA and is_expression(value):
-                    value = self.jsonata(frame, value, self.states_binding(data, ctx))
+                    value = self.jsonata(frame, value, self.states_binding(data, ctx), field_name)
                 return float(value)
             if ql != JSONATA and f"{field_name}Path" in state:
                 value = self.argument_path(frame, state[f"{field_name}Path"], data, ctx)
@@ -768,15 +777,10 @@ class Interpreter:
     def map_items(self, frame: Frame, state: Mapping[str, Any], ql: str, data: Any,
                   ctx: Mapping[str, Any]) -> tuple[Any, list[Any]]:
         if ql == JSONATA:
-            items = self.jsonata(frame, state["Items"], self.states_binding(data, ctx)) if "Items" in state else data
+            items = (self.jsonata(frame, state["Items"], self.states_binding(data, ctx), "Items", expect="array")
+                     if "Items" in state else data)
             if not isinstance(items, list):
-                expression = str(state.get("Items", "$states.input"))
-                expression = expression[2:-2].strip() if is_expression(expression) else expression
-                raise StatesError(
-                    E.QUERY_EVALUATION_ERROR,
-                    f"The JSONata expression '{expression}' specified for the field 'Items' returned an unexpected "
-                    f"result type. Expected 'array', but was '{json_type(items)}' for value: {to_json(items)}",
-                )
+                raise StatesError(E.QUERY_EVALUATION_ERROR, f"The Map state input is not an array: {to_json(items)}")
             return data, items
         effective = self.select(frame, state.get("InputPath", "$"), data, ctx)
         items_path = state.get("ItemsPath", "$")
@@ -792,7 +796,7 @@ class Interpreter:
                   field_name: str, kind: type) -> Any:
         value = state.get(field_name)
         if ql == JSONATA and is_expression(value):
-            value = self.jsonata(frame, value, self.states_binding(data, ctx))
+            value = self.jsonata(frame, value, self.states_binding(data, ctx), field_name)
         elif ql != JSONATA and f"{field_name}Path" in state:
             path_text = state[f"{field_name}Path"]
             value = self.argument_path(frame, path_text, data, ctx)
@@ -809,7 +813,11 @@ class Interpreter:
 
     def map_attempt(self, frame: Frame, name: str, state: Mapping[str, Any], data: Any, ql: str,
                     ctx: dict[str, Any]) -> StateGen:
-        effective, items = self.map_items(frame, state, ql, data, ctx)
+        try:
+            effective, items = self.map_items(frame, state, ql, data, ctx)
+        except StatesError:
+            frame.emit("MapStateFailed")
+            raise
         processor = state.get("ItemProcessor") or state.get("Iterator") or {}
         distributed = processor.get("ProcessorConfig", {}).get("Mode") == "DISTRIBUTED"
         concurrency = self.map_limit(frame, state, ql, effective, ctx, "MaxConcurrency", int) or 0
@@ -893,7 +901,7 @@ class Interpreter:
         if selector_field is None:
             return item
         if ql == JSONATA:
-            return self.jsonata(frame, state[selector_field], self.states_binding(effective, item_ctx))
+            return self.jsonata(frame, state[selector_field], self.states_binding(effective, item_ctx), selector_field)
         return self.template(frame, state[selector_field], effective, item_ctx)
 
 

@@ -246,8 +246,9 @@ def snake_case(action: str) -> str:
 
 
 def pascal(name: str) -> str:
-    words = re.split(r"[^A-Za-z0-9]+", name)
-    return "".join(w[:1].upper() + w[1:].lower() for w in words if w)
+    """A service id as the AWS SDK names it in error names: "DynamoDB" -> "DynamoDb", "ACM PCA" -> "AcmPca"."""
+    humps = re.findall(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+\d*|\d+", name)
+    return "".join(h[:1].upper() + h[1:].lower() for h in humps)
 
 
 def jsonable(value: Any) -> Any:
