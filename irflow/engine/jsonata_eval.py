@@ -130,6 +130,8 @@ def _compile(body: str) -> Expression:
         raise JsonataSyntaxError("INVALID_JSONATA_EXPRESSION", _message(err)) from None
     except RecursionError:
         raise JsonataSyntaxError("INVALID_JSONATA_EXPRESSION", "The expression is nested too deeply") from None
+    except Exception as err:  # the parser lets a few Python errors through
+        raise JsonataSyntaxError("INVALID_JSONATA_EXPRESSION", str(err)) from None
     if compiled.errors:
         raise JsonataSyntaxError("INVALID_JSONATA_EXPRESSION", _message(compiled.errors[0]))
     reference = _top_level_reference(compiled.ast)
@@ -285,6 +287,8 @@ def _evaluate_template(template: str, scope: _Scope) -> Any:
         raise _Failure(template, "threw an error during evaluation. D1001: Number out of range: Infinity") from None
     except RecursionError:
         raise _Failure(template, "threw an error during evaluation. D1011: Stack overflow") from None
+    except Exception as err:  # jsonata-python lets some Python errors through ($number('abc'))
+        raise _Failure(template, f"threw an error during evaluation. {err}") from None
     if raw is None:
         raise _Failure(template, "returned nothing (undefined).")
     try:

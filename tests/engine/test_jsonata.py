@@ -379,6 +379,7 @@ def test_eval_is_not_available() -> None:
      "threw an error during evaluation. T2002: The right side of the + operator must evaluate to a number"),
     ("{% 1/0 %}", "threw an error during evaluation. D1001: Number out of range: Infinity"),
     ("{% $error('custom') %}", "threw an error during evaluation. D3137: custom"),
+    ("{% $number('abc') + {} %}", "threw an error during evaluation."),
     ("{% $parse('{') %}", "threw an error during evaluation. The argument of $parse is not valid JSON"),
     ("{% {'f': $uppercase} %}", "returned an unsupported result type."),
     ("{% ($f := function($n){ 1 + $f($n + 1) }; $f(0)) %}", "threw an error during evaluation. D1011: Stack overflow"),
