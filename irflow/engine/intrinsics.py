@@ -451,8 +451,10 @@ class _Parser:
                 break
             if char == "\\":
                 escaped = self.text[self.pos + 1 : self.pos + 2]
+                if not escaped:
+                    raise self.error("Unterminated string literal ending in a backslash", start)
                 if escaped not in ("'", "{", "}", "\\"):
-                    shown = repr("\\" + escaped) if escaped else "a backslash at the end"
+                    shown = repr("\\" + escaped)
                     raise self.error(f"Invalid escape {shown} in a string literal; only \\' \\{{ \\}} \\\\ are allowed")
                 current.append(escaped)
                 self.pos += 2

@@ -285,8 +285,9 @@ class Path:
                 if current is None:
                     return PathNotFound(f"The path {walked} is null")
                 if not isinstance(current, list):
+                    rest = "".join(s.text for s in self._steps[i:])
                     return PathNotFound(
-                        f"Filter: {step.text} can only be applied to arrays. Current context is: {java_str(current)}"
+                        f"Filter: {rest} can only be applied to arrays. Current context is: {java_str(current)}"
                     )
                 try:
                     current = current[step.arg]
@@ -315,9 +316,8 @@ class Path:
         last = i == len(self._steps) - 1
         if is_index:
             if not isinstance(node, list):
-                raise PathNotFound(
-                    f"Filter: {step.text} can only be applied to arrays. Current context is: {java_str(node)}"
-                )
+                rest = "".join(s.text for s in self._steps[i:])
+                raise PathNotFound(f"Filter: {rest} can only be applied to arrays. Current context is: {java_str(node)}")
             position = key + len(node) if key < 0 else key
             if not 0 <= position < len(node):
                 raise PathNotFound(f"Index {key} is out of bounds for the array at {walked} (length {len(node)})")
