@@ -26,5 +26,5 @@ def apply() -> None:
     import botocore.loaders
     import botocore.session
 
-    botocore.session.create_loader = functools.lru_cache(maxsize=None)(botocore.loaders.create_loader)  # type: ignore[attr-defined]
+    botocore.session.create_loader = functools.lru_cache(maxsize=None)(botocore.loaders.create_loader)
     gc.set_threshold(200_000, 50, 100)
