@@ -459,6 +459,7 @@ _NAME_END = frozenset(".[( ")
 _FILTER_NAME_END = frozenset(".[() \t\n\r=!<>&|,~]")
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?")
 _INT = re.compile(r"-?\d+")
+_WORD_OPERATOR = re.compile(r"(nin|in|subsetof|anyof|noneof|size|empty|contains)\b")
 
 
 class _Parser:
@@ -678,7 +679,7 @@ class _Parser:
         self.skip_spaces()
         operator = self.operator()
         if operator is None:
-            if not isinstance(left, _Operand) or left.path is None:
+            if left.path is None:
                 raise self.error("A filter condition needs a comparison, or a path to test for existence", start)
             return left.exists
         self.skip_spaces()
@@ -694,7 +695,7 @@ class _Parser:
             if self.text.startswith(op, self.pos):
                 self.pos += len(op)
                 return op
-        match = re.compile(r"(nin|in|subsetof|anyof|noneof|size|empty|contains)\b").match(self.text, self.pos)
+        match = _WORD_OPERATOR.match(self.text, self.pos)
         if match:
             self.pos = match.end()
             return match.group(1)
