@@ -97,7 +97,7 @@ class Engine:
             else:
                 import boto3
 
-                self._clients[service] = boto3.client(service, region_name=self.region)
+                self._clients[service] = boto3.client(service, region_name=self.region)  # type: ignore[call-overload]
         return self._clients[service]
 
     def register_lambda(self, name_or_arn: str, handler: Callable[[Any, Any], Any], timeout_seconds: float = 900.0,
@@ -264,9 +264,9 @@ class Engine:
                 return
             self._end(execution, "SUCCEEDED", output=text)
         else:
-            err = value
-            error = err.error if not (isinstance(err, FailState) and err.error is None) else None
-            self._end(execution, "FAILED", error=error, cause=err.cause)
+            failure: StatesError = value
+            error = None if isinstance(failure, FailState) and failure.error is None else failure.error
+            self._end(execution, "FAILED", error=error, cause=failure.cause)
 
     def _end(self, execution: Execution, status: str, output: str | None = None, error: str | None = None,
              cause: str | None = None) -> None:
@@ -282,7 +282,7 @@ class Engine:
         if status == "SUCCEEDED":
             details: dict[str, Any] = {"output": output, "outputDetails": {"truncated": False}}
         else:
-            details = {k: v for k, v in (("error", error), ("cause", cause)) if v is not None}
+            details = {k: v for k, v in (("error", error), ("cause", cause)) if v}
         event_type = {"SUCCEEDED": "ExecutionSucceeded", "FAILED": "ExecutionFailed",
                       "TIMED_OUT": "ExecutionTimedOut", "ABORTED": "ExecutionAborted"}[status]
         history.append(self.clock.now(), event_type, previous, details, final=True)
@@ -341,7 +341,7 @@ class Engine:
     def list_executions(self, *, stateMachineArn: str, statusFilter: str | None = None, maxResults: int = 1000,
                         nextToken: str | None = None, **_: Any) -> dict[str, Any]:
         self._machine(stateMachineArn)
-        found = [
+        found: list[dict[str, Any]] = [
             {"executionArn": e.run.execution_arn, "stateMachineArn": e.run.state_machine_arn, "name": e.run.name,
              "status": e.status, "startDate": e.run.start_time,
              **({"stopDate": e.stop_date} if e.stop_date else {})}

@@ -18,7 +18,7 @@ from collections import ChainMap
 from collections.abc import Generator, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from . import errors as E
 from .errors import StatesError
@@ -27,11 +27,12 @@ from .intrinsics import compile_intrinsic, is_intrinsic
 from .jsonata_eval import QueryEvaluationError, is_expression
 from .jsonata_eval import evaluate as jsonata_evaluate
 from .jsonpath import PathNotFound, compile_path
-from .payload import check_size, to_json
+from .payload import MAX_PAYLOAD_BYTES, check_size, to_json
 from .resources import (
     OPTIMISED,
     OPTIMISED_ERROR_PREFIX,
     SDK_SERVICE_ALIASES,
+    InvokeOutcome,
     Resource,
     function_error,
     invoke_local,
@@ -54,7 +55,14 @@ JSONPATH = "JSONPath"
 DEFAULT_TASK_TIMEOUT = 99999999
 INLINE_MAP_MAX_CONCURRENCY = 40
 # Errors that end the execution whatever Retry/Catch say (AWS: not matched by States.ALL).
-TERMINAL_ERRORS = {E.RUNTIME, E.DATA_LIMIT_EXCEEDED}
+TERMINAL_ERRORS = {E.RUNTIME}
+
+
+def is_terminal(err: StatesError) -> bool:
+    """States.Runtime, and a state's own output over 256 KiB, end the execution whatever Catch says.
+
+    (A task *result* over the limit is an ordinary, catchable States.DataLimitExceeded.)"""
+    return err.error in TERMINAL_ERRORS or getattr(err, "terminal", False)
 # Errors whose cause AWS prefixes with the state that was executing.
 PREFIXED_ERRORS = {E.RUNTIME, E.QUERY_EVALUATION_ERROR}
 TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
@@ -107,6 +115,7 @@ class StateResult:
     output: Any
     next: str | None
     assigned: dict[str, Any] | None = None
+    text: str | None = None  # the output as JSON text, once serialised
 
 
 @dataclass
@@ -127,12 +136,18 @@ class ExecutionRun:
     rng: random.Random = field(default_factory=random.Random)
     fiber: Fiber | None = None
     stop_reason: tuple[str, str | None, str | None] | None = None
+    _context: dict[str, Any] | None = None
 
     @property
     def query_language(self) -> str:
         return str(self.definition.get("QueryLanguage", JSONPATH))
 
     def execution_context(self) -> dict[str, Any]:
+        if self._context is None:
+            self._context = self._execution_context()
+        return self._context
+
+    def _execution_context(self) -> dict[str, Any]:
         return {
             "Id": self.execution_arn,
             "Input": self.input,
@@ -159,7 +174,7 @@ class Interpreter:
 
     # --- execution ------------------------------------------------------------------------------
     def run_execution(self, run: ExecutionRun) -> StateGen:
-        frame = Frame(run, {}, True, run.history.events[-1]["id"] if run.history.events else 0)
+        frame = Frame(run, {}, True, 0)  # AWS links the first state to no event (previousEventId 0)
         try:
             output = yield from self.run_states(frame, run.definition, run.input, first_input_text=run.raw_input)
             return ("SUCCEEDED", output)
@@ -175,7 +190,7 @@ class Interpreter:
         while True:
             state = states[name]
             result: StateResult = yield from self.run_state(frame, name, state, data, language, entered_text)
-            entered_text = None
+            entered_text = result.text
             if result.next is None:
                 return result.output
             name, data = result.next, result.output
@@ -195,14 +210,15 @@ class Interpreter:
                 result: StateResult = yield from getattr(self, f"state_{state_type.lower()}")(
                     frame, name, state, data, ql, context)
             except StatesError as err:
-                if err.error in TERMINAL_ERRORS or state_type in ("Fail",):
+                if is_terminal(err) or state_type in ("Fail",):
                     raise
                 caught = self.catch(frame, name, state, data, ql, context, err)
                 if caught is None:
                     raise
                 result = caught
             if state_type != "Fail":
-                exited: dict[str, Any] = {"name": name, **details_io("output", check_size(result.output, name))}
+                result.text = check_size(result.output, name)
+                exited: dict[str, Any] = {"name": name, "output": result.text, "outputDetails": {"truncated": False}}
                 if result.assigned is not None:
                     exited["assignedVariables"] = {k: to_json(v) for k, v in result.assigned.items()}
                     exited["assignedVariablesDetails"] = {"truncated": False}
@@ -297,7 +313,8 @@ class Interpreter:
         try:
             return compile_path(text).set(raw, result)
         except PathNotFound as missing:
-            raise StatesError(E.RUNTIME, f"Invalid path '{text}' : {missing}") from None
+            raise StatesError(E.RESULT_PATH_MATCH_FAILURE,
+                              f"Unable to apply ResultPath '{text}' to input {to_json(raw)}: {missing}") from None
 
     # --- JSONata data flow --------------------------------------------------------------------
     def states_binding(self, data: Any, ctx: Mapping[str, Any], **extra: Any) -> dict[str, Any]:
@@ -312,13 +329,20 @@ class Interpreter:
             return jsonata_evaluate(value, states, dict(frame.variables), frame.run.rng, field=field,
                                     expect=expect, now=self.engine.clock.now())
         except QueryEvaluationError as err:
-            state = states["context"]["State"]["Name"]
-            err.cause = (f"An error occurred while executing the state '{state}' (entered at the event id "
-                         f"#{frame.entered_id}). {err.cause}")
-            err.prefixed = True  # type: ignore[attr-defined]
-            frame.emit("EvaluationFailed", {"error": err.error, "cause": err.cause, "location": err.location,
-                                            "state": state})
-            raise
+            self.evaluation_failed(frame, states["context"], err, err.location)
+
+    def evaluation_failed(self, frame: Frame, ctx: Mapping[str, Any], err: StatesError,
+                          location: str | None = None) -> NoReturn:
+        """Record a JSONata-state evaluation failure as AWS does (an EvaluationFailed event) and raise it."""
+        state = ctx["State"]["Name"]
+        err.cause = (f"An error occurred while executing the state '{state}' (entered at the event id "
+                     f"#{frame.entered_id}). {err.cause}")
+        err.prefixed = True  # type: ignore[attr-defined]
+        details = {"error": err.error, "cause": err.cause, "state": state}
+        if location:
+            details["location"] = location
+        frame.emit("EvaluationFailed", details)
+        raise err
 
     # --- output and variables, shared by all states ----------------------------------------------
     def finish(self, frame: Frame, state: Mapping[str, Any], ql: str, raw: Any, result: Any,
@@ -333,10 +357,7 @@ class Interpreter:
                 output = result if has_result else raw
         else:
             assigned = self.template(frame, state["Assign"], result, ctx) if "Assign" in state else None
-            if has_result:
-                placed = self.place(state.get("ResultPath", "$"), raw, result)
-            else:
-                placed = result
+            placed = self.place(state.get("ResultPath", "$"), raw, result) if has_result else result
             output = self.select(frame, state.get("OutputPath", "$"), placed, ctx)
         if assigned is not None:
             frame.variables.update(assigned)
@@ -364,11 +385,12 @@ class Interpreter:
 
     # --- Catch and Retry ------------------------------------------------------------------------
     @staticmethod
-    def matches(error_equals: list[str], error: str) -> bool:
+    def matches(error_equals: list[str], err: StatesError) -> bool:
+        error = err.error
+        if is_terminal(err):
+            return False
         if error in error_equals:
             return True
-        if error in TERMINAL_ERRORS:
-            return False
         if E.ALL in error_equals:
             return True
         return E.TASK_FAILED in error_equals and error != E.TIMEOUT and not str(error).startswith("States.")
@@ -376,7 +398,7 @@ class Interpreter:
     def catch(self, frame: Frame, name: str, state: Mapping[str, Any], data: Any, ql: str,
               ctx: Mapping[str, Any], err: StatesError) -> StateResult | None:
         for catcher in state.get("Catch", ()):
-            if not self.matches(catcher["ErrorEquals"], err.error):
+            if not self.matches(catcher["ErrorEquals"], err):
                 continue
             error_output: dict[str, Any] = {"Error": err.error}
             if err.cause is not None:
@@ -402,7 +424,7 @@ class Interpreter:
             try:
                 return (yield from attempt())
             except StatesError as err:
-                index = next((i for i, r in enumerate(retriers) if self.matches(r["ErrorEquals"], err.error)), None)
+                index = next((i for i, r in enumerate(retriers) if self.matches(r["ErrorEquals"], err)), None)
                 if index is None:
                     raise
                 retrier = retriers[index]
@@ -424,7 +446,7 @@ class Interpreter:
         if ql == JSONATA:
             return self.finish(frame, state, ql, data, data, ctx, self.next_of(state), has_result=False)
         effective = self.effective_input(frame, state, ql, data, ctx)
-        result = state["Result"] if "Result" in state else effective
+        result = state.get("Result", effective)
         check_size(result, name)
         return self.finish(frame, state, ql, data, result, ctx, self.next_of(state))
         yield  # pragma: no cover - makes this a generator like every state
@@ -526,9 +548,9 @@ class Interpreter:
                 stamp = self.jsonata(frame, state["Timestamp"], states, "Timestamp")
                 moment = parse_timestamp(stamp)
                 if moment is None:
-                    raise StatesError(E.QUERY_EVALUATION_ERROR,
-                                      f"The JSONata expression specified for the field 'Timestamp' returned an "
-                                      f"invalid ISO-8601 timestamp: {to_json(stamp)}")
+                    self.evaluation_failed(frame, ctx, StatesError(
+                        E.QUERY_EVALUATION_ERROR, "The Timestamp field cannot be parsed as an ISO-8601 extended "
+                                                  f"offset date-time format string: {display(stamp)}"), "Timestamp")
                 delay = (moment - now).total_seconds()
             effective = data
         else:
@@ -617,26 +639,29 @@ class Interpreter:
         frame.emit("TaskStarted", dict(tags))
         try:
             if resource.kind == "lambda-invoke":
-                output, duration = self.call_lambda_invoke(payload)
+                outcome = self.call_lambda_invoke(payload)
+                if outcome.duration > 0 and (yield Sleep(outcome.duration, timeout)) == "timeout":
+                    raise StatesError(E.TIMEOUT, "")
+                if outcome.function_error:
+                    err = function_error(outcome)
+                    raise StatesError(err.error, compact_json_text(err.cause))
+                output = invoke_response(outcome, self.decode_payload(outcome.payload, "lambda"))
             else:
-                output, duration = self.call_service(resource, payload), 0.0
-            if duration > 0:
-                if (yield Sleep(duration, timeout)) == "timeout":
-                    raise StatesError(E.TIMEOUT)
+                output = self.call_service(resource, payload)
             if resource.pattern == "waitForTaskToken":
                 frame.emit("TaskSubmitted", {**tags, **details_io("output", output)})
-                outcome, value = yield AwaitToken(ctx["Task"]["Token"], timeout, heartbeat)
+                status, value = yield AwaitToken(ctx["Task"]["Token"], timeout, heartbeat)
                 self.engine.forget_task_token(ctx["Task"]["Token"])
-                if outcome == "timeout":
-                    raise StatesError(value)
-                if outcome == "failure":
+                if status == "timeout":
+                    raise StatesError(value, "")
+                if status == "failure":
                     raise StatesError(value[0], value[1])
                 output = value
-            check_size(output, name)
+            check_result_size(output, resource.resource_type)
         except StatesError as err:
             if err.error in (E.TIMEOUT, E.HEARTBEAT_TIMEOUT):
                 frame.emit("TaskTimedOut", {**tags, "error": err.error, **({"cause": err.cause} if err.cause else {})})
-            elif err.error not in TERMINAL_ERRORS:
+            elif not is_terminal(err):
                 frame.emit("TaskFailed", {**tags, "error": err.error, **({"cause": err.cause} if err.cause else {})})
             raise
         frame.emit("TaskSucceeded", {**tags, **details_io("output", output)})
@@ -657,12 +682,12 @@ class Interpreter:
             outcome = invoke_local(function, payload)
             if outcome.duration > 0 and (yield Sleep(outcome.duration, timeout)) == "timeout":
                 frame.emit("LambdaFunctionTimedOut", {"error": E.TIMEOUT})
-                raise StatesError(E.TIMEOUT)
+                raise StatesError(E.TIMEOUT, "")
             if outcome.function_error:
                 raise function_error(outcome)
-            result = self.decode_payload(outcome.payload, name)
+            result = self.decode_payload(outcome.payload, resource.function)
         except StatesError as err:
-            if err.error not in (E.TIMEOUT, *TERMINAL_ERRORS):
+            if err.error != E.TIMEOUT and not is_terminal(err):
                 frame.emit("LambdaFunctionFailed", {"error": err.error, **({"cause": err.cause} if err.cause else {})})
             raise
         frame.emit("LambdaFunctionSucceeded", details_io("output", result))
@@ -670,8 +695,6 @@ class Interpreter:
 
     @staticmethod
     def decode_payload(payload: bytes, name: str) -> Any:
-        from .payload import MAX_PAYLOAD_BYTES
-
         if len(payload) > MAX_PAYLOAD_BYTES:
             raise StatesError(E.DATA_LIMIT_EXCEEDED, f"The state/task '{name}' returned a result with a size "
                                                      "exceeding the maximum number of bytes service limit.")
@@ -681,7 +704,7 @@ class Interpreter:
         except ValueError:
             return text
 
-    def call_lambda_invoke(self, payload: Any) -> tuple[Any, float]:
+    def call_lambda_invoke(self, payload: Any) -> InvokeOutcome:
         if not isinstance(payload, dict) or "FunctionName" not in payload:
             raise StatesError("Lambda.InvalidParameterValueException",
                               "lambda:invoke needs a FunctionName parameter")
@@ -689,12 +712,7 @@ class Interpreter:
         function = self.engine.lookup_lambda(target)
         if function is None:
             raise not_found(target, self.engine.region, self.engine.account_id)
-        event = payload.get("Payload")
-        outcome = invoke_local(function, event)
-        if outcome.function_error:
-            raise function_error(outcome)
-        value = self.decode_payload(outcome.payload, "lambda:invoke")
-        return invoke_response(outcome, value), outcome.duration
+        return invoke_local(function, payload.get("Payload"))
 
     def call_service(self, resource: Resource, payload: Any) -> Any:
         if not isinstance(payload, dict):
@@ -716,8 +734,8 @@ class Interpreter:
             label = ""
         client = self.engine.sfn_self if client_name == "stepfunctions" else self.engine.client(client_name)
         if not label:
-            label = pascal(getattr(getattr(client, "meta", None), "service_model", None).service_id
-                           if hasattr(client, "meta") else client_name)
+            meta = getattr(client, "meta", None)
+            label = pascal(meta.service_model.service_id if meta is not None else client_name)
         operation = getattr(client, method, None)
         if operation is None:
             raise StatesError(E.RUNTIME, f"The AWS SDK integration '{resource.arn}' names an unknown action")
@@ -756,14 +774,23 @@ class Interpreter:
                 raise
             except StatesError:
                 frame.last_event_id = max(frame.last_event_id, *(c.last_event_id for c, _ in children))
-                frame.emit("ParallelStateFailed")
                 raise
             frame.last_event_id = max(frame.last_event_id, *(c.last_event_id for c, _ in children))
             frame.emit("ParallelStateSucceeded")
             return self.select_result(frame, state, ql, [f.result for _, f in children], ctx)
 
-        result = yield from self.with_retry(frame, state, ctx, attempt)
+        result = yield from self.failing_with(frame, "ParallelStateFailed", self.with_retry(frame, state, ctx, attempt))
         return self.finish(frame, state, ql, data, result, ctx, self.next_of(state))
+
+    @staticmethod
+    def failing_with(frame: Frame, event_type: str, work: StateGen) -> StateGen:
+        """Run `work`; when it finally fails (after retries), record `event_type` first."""
+        try:
+            return (yield from work)
+        except StatesError as err:
+            if err.error not in TERMINAL_ERRORS:
+                frame.emit(event_type)
+            raise
 
     # --- Map ------------------------------------------------------------------------------------
     def state_map(self, frame: Frame, name: str, state: Mapping[str, Any], data: Any, ql: str,
@@ -771,7 +798,7 @@ class Interpreter:
         def attempt() -> StateGen:
             return (yield from self.map_attempt(frame, name, state, data, ql, ctx))
 
-        result = yield from self.with_retry(frame, state, ctx, attempt)
+        result = yield from self.failing_with(frame, "MapStateFailed", self.with_retry(frame, state, ctx, attempt))
         return self.finish(frame, state, ql, data, result, ctx, self.next_of(state))
 
     def map_items(self, frame: Frame, state: Mapping[str, Any], ql: str, data: Any,
@@ -780,7 +807,8 @@ class Interpreter:
             items = (self.jsonata(frame, state["Items"], self.states_binding(data, ctx), "Items", expect="array")
                      if "Items" in state else data)
             if not isinstance(items, list):
-                raise StatesError(E.QUERY_EVALUATION_ERROR, f"The Map state input is not an array: {to_json(items)}")
+                self.evaluation_failed(frame, ctx, StatesError(
+                    E.QUERY_EVALUATION_ERROR, f"Map state input must be an array but was: {to_json(items)}"))
             return data, items
         effective = self.select(frame, state.get("InputPath", "$"), data, ctx)
         items_path = state.get("ItemsPath", "$")
@@ -801,7 +829,7 @@ class Interpreter:
             path_text = state[f"{field_name}Path"]
             value = self.argument_path(frame, path_text, data, ctx)
             try:
-                if isinstance(value, bool) or isinstance(value, dict | list):
+                if isinstance(value, bool | dict | list):
                     raise ValueError
                 value = kind(value)
             except (TypeError, ValueError):
@@ -813,14 +841,11 @@ class Interpreter:
 
     def map_attempt(self, frame: Frame, name: str, state: Mapping[str, Any], data: Any, ql: str,
                     ctx: dict[str, Any]) -> StateGen:
-        try:
-            effective, items = self.map_items(frame, state, ql, data, ctx)
-        except StatesError:
-            frame.emit("MapStateFailed")
-            raise
+        effective, items = self.map_items(frame, state, ql, data, ctx)
+        concurrency = self.map_limit(frame, state, ql, effective, ctx, "MaxConcurrency", int) or 0
+        frame.emit("MapStateStarted", {"length": len(items)})
         processor = state.get("ItemProcessor") or state.get("Iterator") or {}
         distributed = processor.get("ProcessorConfig", {}).get("Mode") == "DISTRIBUTED"
-        concurrency = self.map_limit(frame, state, ql, effective, ctx, "MaxConcurrency", int) or 0
         tolerated_count = self.map_limit(frame, state, ql, effective, ctx, "ToleratedFailureCount", int)
         tolerated_pct = self.map_limit(frame, state, ql, effective, ctx, "ToleratedFailurePercentage", float)
         if tolerated_count is not None and tolerated_count < 0:
@@ -834,7 +859,6 @@ class Interpreter:
             by_pct = (tolerated_pct / 100.0 * len(items)) if tolerated_pct is not None else math.inf
             tolerance = min(by_count, by_pct)
 
-        frame.emit("MapStateStarted", {"length": len(items)})
         if distributed:
             map_run = (f"arn:aws:states:{self.engine.region}:{self.engine.account_id}:mapRun:"
                        f"{frame.run.state_machine_name}/{name}:{uuid.uuid4()}")
@@ -889,7 +913,6 @@ class Interpreter:
         except StatesError:
             if distributed:
                 frame.emit("MapRunFailed")
-            frame.emit("MapStateFailed")
             raise
         if distributed:
             frame.emit("MapRunSucceeded")
@@ -911,6 +934,22 @@ class FailState(StatesError):
     def __init__(self, error: Any, cause: Any) -> None:
         super().__init__(str(error) if error is not None else "", str(cause) if cause is not None else None)
         self.error = error  # None stays None: ExecutionFailed then has no error field
+
+
+def compact_json_text(text: str | None) -> str | None:
+    """A JSON text re-serialised compactly (how the lambda:invoke integration passes a function's error)."""
+    if text is None:
+        return None
+    try:
+        return to_json(json.loads(text))
+    except ValueError:
+        return text
+
+
+def check_result_size(result: Any, resource_type: str) -> None:
+    if len(to_json(result).encode("utf-8")) > MAX_PAYLOAD_BYTES:
+        raise StatesError(E.DATA_LIMIT_EXCEEDED, f"The state/task '{resource_type}' returned a result with a size "
+                                                 "exceeding the maximum number of bytes service limit.")
 
 
 def json_type(value: Any) -> str:

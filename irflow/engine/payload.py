@@ -10,19 +10,24 @@ from .errors import DATA_LIMIT_EXCEEDED, StatesError
 MAX_PAYLOAD_BYTES = 256 * 1024
 
 
+_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
 def to_json(value: Any) -> str:
     """Compact JSON, the way Step Functions serialises state data."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    return _encode(value)
 
 
 def check_size(value: Any, state_name: str) -> str:
     """Serialise `value`; a result over 256 KiB fails the state with States.DataLimitExceeded."""
     text = to_json(value)
     if len(text) > MAX_PAYLOAD_BYTES // 4 and len(text.encode("utf-8")) > MAX_PAYLOAD_BYTES:
-        raise StatesError(
+        error = StatesError(
             DATA_LIMIT_EXCEEDED,
             f"The state/task '{state_name}' returned a result with a size exceeding the maximum number of bytes service limit.",
         )
+        error.terminal = True  # type: ignore[attr-defined]
+        raise error
     return text
 
 

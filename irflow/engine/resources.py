@@ -14,7 +14,8 @@ import traceback
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
+from email.utils import format_datetime
 from typing import Any
 
 from .errors import DefinitionError, StatesError
@@ -163,10 +164,7 @@ def invoke_local(function: LocalFunction, event: Any) -> InvokeOutcome:
     context.simulate_duration(function.duration_seconds)
     try:
         result = function.handler(event, context)
-        if isinstance(result, RawPayload):
-            payload = result.data
-        else:
-            payload = json.dumps(result).encode("utf-8")
+        payload = result.data if isinstance(result, RawPayload) else json.dumps(result).encode("utf-8")
         error = None
     except LambdaFunctionError as exc:
         payload = _error_payload(exc.error_type, exc.error_message, context.aws_request_id, exc.stack_trace or [])
@@ -220,10 +218,13 @@ def invoke_response(outcome: InvokeOutcome, payload_value: Any) -> dict[str, Any
     """The result of `arn:aws:states:::lambda:invoke`, shaped like AWS returns it."""
     headers = {
         "Connection": "keep-alive",
+        "Content-Length": str(len(outcome.payload)),
         "Content-Type": "application/json",
+        "Date": format_datetime(datetime.now(UTC), usegmt=True),
         "X-Amz-Executed-Version": "$LATEST",
         "x-amzn-Remapped-Content-Length": "0",
         "x-amzn-RequestId": outcome.request_id,
+        "X-Amzn-Trace-Id": f"Root=1-{uuid.uuid4().hex[:8]}-{uuid.uuid4().hex[:24]};Sampled=0",
     }
     return {
         "ExecutedVersion": "$LATEST",

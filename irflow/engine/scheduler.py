@@ -329,6 +329,10 @@ class Scheduler:
                     return
                 heapq.heappop(self._timers)
                 self._fire(timer)
+                # Everything due at the same instant happens together, before anyone reacts.
+                while (same := self._next_timer()) is not None and same.when == timer.when:
+                    heapq.heappop(self._timers)
+                    self._fire(same)
         finally:
             self._running = False
 

@@ -155,7 +155,7 @@ def test_history_event_ids_and_details() -> None:
     engine, desc = run(chain(("P", {"Type": "Pass", "Result": {"x": 1}})), {"in": True})
     history = events(engine, desc)
     assert [e["id"] for e in history] == [1, 2, 3, 4]
-    assert [e["previousEventId"] for e in history] == [0, 1, 2, 3]
+    assert [e["previousEventId"] for e in history] == [0, 0, 2, 3]  # as AWS links them
     assert history[1]["stateEnteredEventDetails"]["name"] == "P"
     assert json.loads(history[2]["stateExitedEventDetails"]["output"]) == {"x": 1}
     assert json.loads(history[3]["executionSucceededEventDetails"]["output"]) == {"x": 1}
