@@ -162,17 +162,21 @@ def invoke_local(function: LocalFunction, event: Any) -> InvokeOutcome:
     """Run a handler as Lambda would and return the response payload bytes."""
     context = LambdaContext(function.name, function.arn, function.timeout_seconds)
     context.simulate_duration(function.duration_seconds)
+    error: str | None = "Unhandled"
     try:
         result = function.handler(event, context)
-        payload = result.data if isinstance(result, RawPayload) else json.dumps(result).encode("utf-8")
-        error = None
     except LambdaFunctionError as exc:
         payload = _error_payload(exc.error_type, exc.error_message, context.aws_request_id, exc.stack_trace or [])
-        error = "Unhandled"
     except Exception as exc:  # the handler's own failure, reported the way the Python runtime reports it
         frames = traceback.format_list(traceback.extract_tb(exc.__traceback__)[1:])
         payload = _error_payload(type(exc).__name__, str(exc), context.aws_request_id, frames)
-        error = "Unhandled"
+    else:
+        try:
+            payload = result.data if isinstance(result, RawPayload) else json.dumps(result).encode("utf-8")
+            error = None
+        except (TypeError, ValueError) as exc:  # what the Python runtime reports for a result it can't serialise
+            payload = _error_payload("Runtime.MarshalError", f"Unable to marshal response: {exc}",
+                                     context.aws_request_id, None)
     timed_out = context.elapsed_seconds > function.timeout_seconds
     if timed_out:
         payload = _error_payload(

@@ -62,7 +62,7 @@ def test_unknown_function_is_resource_not_found() -> None:
 def test_unserialisable_result_fails_the_task_not_the_engine() -> None:
     engine = engine_with(h=lambda e, c: {"when": object()})
     _, desc = run(chain(("T", {"Type": "Task", "Resource": FN + "h"})), {}, engine)
-    assert desc["status"] == "FAILED" and desc["error"] == "TypeError"
+    assert desc["status"] == "FAILED" and desc["error"] == "Runtime.MarshalError"
 
 
 def test_retry_backoff_advances_virtual_time_then_catch() -> None:
@@ -253,3 +253,68 @@ def test_sdk_and_optimised_integrations_call_boto3() -> None:
     assert result["err"]["Error"] == "DynamoDb.ResourceNotFoundException"
     item = boto3.client("dynamodb", region_name="us-east-1").get_item(TableName="incidents", Key={"pk": {"S": "inc-1"}})
     assert item["Item"]["pk"]["S"] == "inc-1"
+
+
+def _fails_with(error_type: str, message: str) -> Any:
+    def handler(event: Any, ctx: Any) -> Any:
+        raise LambdaFunctionError(error_type, message)
+    return handler
+
+
+@pytest.mark.parametrize("caught_by, raised, expected", [
+    ("States.ALL", "Lambda.TooManyRequestsException", True),
+    ("States.TaskFailed", "Lambda.ServiceException", True),
+    ("States.TaskFailed", "States.Timeout", False),
+    ("Lambda.Unknown", "Lambda.ResourceNotFoundException", False),
+    ("irflow.AccessDenied", "irflow.AccessDenied", True),
+])
+def test_error_matching_rules(caught_by: str, raised: str, expected: bool) -> None:
+    from irflow.engine.errors import StatesError
+    from irflow.engine.interpreter import Interpreter
+
+    assert Interpreter.matches([caught_by], StatesError(raised)) is expected
+
+
+def test_runtime_errors_are_never_caught() -> None:
+    from irflow.engine.errors import StatesError
+    from irflow.engine.interpreter import Interpreter
+
+    assert not Interpreter.matches(["States.ALL"], StatesError("States.Runtime"))
+    assert not Interpreter.matches(["States.Runtime"], StatesError("States.Runtime"))
+
+
+def test_unserialisable_result_is_a_marshal_error_and_lambda_unknown_without_error_type() -> None:
+    engine = engine_with(h=lambda e, c: {"when": object()},
+                         raw=lambda e, c: RawPayload("not json at all"))
+    _, desc = run(chain(("T", {"Type": "Task", "Resource": FN + "h"})), {}, engine)
+    assert desc["error"] == "Runtime.MarshalError"
+    _, desc = run(chain(("T", {"Type": "Task", "Resource": FN + "raw"})), {}, engine)
+    assert output(desc) == "not json at all"
+
+
+@pytest.mark.parametrize("definition, error", [
+    (chain(("P", {"Type": "Pass", "Result": "text", "ResultPath": "$.x.y"})), "States.ResultPathMatchFailure"),
+    (chain(("P", {"Type": "Pass", "Parameters": {"v.$": "States.ArrayGetItem($.a, 5)"}})), "States.IntrinsicFailure"),
+    (chain(("P", {"Type": "Pass", "Parameters": {"v.$": "$.missing"}})), "States.Runtime"),
+])
+def test_data_flow_error_names(definition: dict[str, Any], error: str) -> None:
+    _, desc = run(definition, {"a": [1, 2]} if "ArrayGetItem" in json.dumps(definition) else "text")
+    assert desc["status"] == "FAILED" and desc["error"] == error, desc
+
+
+def test_real_clock_runs_in_the_background() -> None:
+    import time
+
+    engine = Engine(clock="real")
+    try:
+        arn = engine.create_state_machine(name="w", definition=json.dumps(chain(("W", {"Type": "Wait", "Seconds": 1}))))[
+            "stateMachineArn"]
+        started = engine.start_execution(stateMachineArn=arn)
+        assert engine.describe_execution(executionArn=started["executionArn"])["status"] == "RUNNING"
+        deadline = time.monotonic() + 5
+        while engine.describe_execution(executionArn=started["executionArn"])["status"] == "RUNNING":
+            assert time.monotonic() < deadline, "the real-time engine never finished a 1 s wait"
+            time.sleep(0.05)
+        assert engine.describe_execution(executionArn=started["executionArn"])["status"] == "SUCCEEDED"
+    finally:
+        engine.close()
