@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import copy
+import difflib
 import json
 import signal
 import sys
@@ -65,6 +66,7 @@ class CaseResult:
     history_ok: bool | None = None
     full_ok: bool | None = None
     problems: list[str] = field(default_factory=list)
+    details: list[str] = field(default_factory=list)  # longer diffs, shown with -v
     seconds: float = 0.0
 
     @property
@@ -247,6 +249,9 @@ def compare(case: Case, observed: Observed, result: CaseResult) -> None:
         result.history_ok = type_sequence(recorded) == type_sequence(events)
         if not result.history_ok:
             result.problems.append(_sequence_difference(type_sequence(recorded), type_sequence(events)))
+            result.details.extend(difflib.unified_diff(
+                [str(t) for t in type_sequence(recorded)], [str(t) for t in type_sequence(events)],
+                "recorded event types", "irflow event types", lineterm="", n=2))
         full_expected = renumber_references(_canonical_events(_recorded(recorded)))
         full_actual = renumber_references(_canonical_events(events))
         diff = first_difference(full_expected, full_actual, "events")
@@ -382,7 +387,7 @@ def mismatch_lines(results: Sequence[CaseResult], verbose: bool = False) -> list
             "T" if r.history_ok is False else ".", "F" if r.full_ok is False else ".",
         ])
         lines.append(f"[{flags}] {r.case_id}  ({r.expected_status} -> {r.status})")
-        shown = r.problems if verbose else r.problems[:1]
+        shown = [*r.problems, *r.details] if verbose else r.problems[:1]
         lines.extend(f"        {p}" for p in shown)
     return lines
 
