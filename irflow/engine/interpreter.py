@@ -663,6 +663,7 @@ class Interpreter:
                 frame.emit("TaskTimedOut", {**tags, "error": err.error, **({"cause": err.cause} if err.cause else {})})
             elif not is_terminal(err):
                 frame.emit("TaskFailed", {**tags, "error": err.error, **({"cause": err.cause} if err.cause else {})})
+            yield YIELD  # the state learns of the failure asynchronously: a sibling's failure may abort it first
             raise
         frame.emit("TaskSucceeded", {**tags, **details_io("output", output)})
         return output

@@ -187,9 +187,12 @@ class Scheduler:
                     child.waiters.remove(fiber)
         fiber.waiting_on = None
 
-    def _resume(self, fiber: Fiber, value: Any = None, exc: BaseException | None = None) -> None:
+    def _resume(self, fiber: Fiber, value: Any = None, exc: BaseException | None = None, first: bool = False) -> None:
         self._forget_wait(fiber)
-        self._ready.append((fiber, value, exc))
+        if first:
+            self._ready.appendleft((fiber, value, exc))
+        else:
+            self._ready.append((fiber, value, exc))
         self.wakeup.notify_all()
 
     def _push_timer(self, fiber: Fiber, seconds: float, value: Any, deadline: bool) -> None:
@@ -248,8 +251,8 @@ class Scheduler:
         fiber.result = result
         fiber.error = error
         self._forget_wait(fiber)
-        for waiter in list(fiber.waiters):
-            self._resume(waiter, fiber)
+        for waiter in list(fiber.waiters):  # a parent reacts to its branch at once, as Step Functions does
+            self._resume(waiter, fiber, first=True)
         fiber.waiters.clear()
 
     # --- callbacks from outside -----------------------------------------------------------
