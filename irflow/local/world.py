@@ -1,8 +1,9 @@
 """The embedded AWS: moto in-process, with the accounts and resources a deployment would have.
 
-A `World` starts `moto.mock_aws`, fills moto's gaps (the STS guard, the simulated SSM agent),
-creates the central security account's resources as the deploy templates do (evidence bucket
-with versioning, Object Lock and default retention; incidents table keyed `pk`/`sk`; SNS topic),
+A `World` starts `moto.mock_aws`, fills moto's gaps (the STS guard, the simulated SSM agent,
+security-group swaps as AWS does them: `sts_guard`, `ssm_agent`, `ec2_groups`), creates the
+central security account's resources as the deploy templates do (evidence bucket with
+versioning, Object Lock and default retention; incidents table keyed `pk`/`sk`; SNS topic),
 the member accounts with `IrflowMemberRole` (or without it, when a scenario says so), and sets
 the environment variables the tasks read (`tasks/common/config.py`). It puts everything back
 when closed: moto's patches, the environment, moto's state.
@@ -23,7 +24,7 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
 
-from . import sts_guard
+from . import ec2_groups, sts_guard
 from .patching import Patches
 from .ssm_agent import SsmAgent
 
@@ -71,6 +72,7 @@ class World:
         self.members: dict[str, bool] = {}  # account -> role present
         self.agent = SsmAgent(self._now, self._write_object)
         self.central: Central | None = None
+        self.calls: list[tuple[str, str]] = []  # (service, operation) of every AWS request, in order
 
     # --- lifecycle ------------------------------------------------------------------------
     def __enter__(self) -> World:
@@ -88,7 +90,9 @@ class World:
         self._mock = mock_aws()
         self._mock.start()
         sts_guard.install(self._patches)
+        ec2_groups.install(self._patches)
         self.agent.install(self._patches)
+        self._record_calls()
         key = self._local_credentials()
         self._set_env({
             "AWS_ACCESS_KEY_ID": key["AccessKeyId"],
@@ -124,6 +128,24 @@ class World:
                 os.environ[name] = value
         self._saved_env.clear()
         self._clients.clear()
+
+    def _record_calls(self) -> None:
+        """Note every request moto answers (the runtime prices a task's time by its AWS calls)."""
+        from moto.core.botocore_stubber import BotocoreStubber
+
+        calls = self.calls
+
+        def recording(original: Callable[..., Any]) -> Callable[..., Any]:
+            def call(stubber: Any, event_name: str, request: Any, **kwargs: Any) -> Any:
+                response = original(stubber, event_name, request, **kwargs)
+                if response is not None:
+                    parts = event_name.split(".")
+                    calls.append((parts[1] if len(parts) > 1 else "", parts[2] if len(parts) > 2 else ""))
+                return response
+
+            return call
+
+        self._patches.wrap(BotocoreStubber, "__call__", recording)
 
     def _set_env(self, values: Mapping[str, str | None]) -> None:
         for name, value in values.items():
