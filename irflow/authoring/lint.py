@@ -139,4 +139,4 @@ def register(subparsers: Any) -> None:
     parser.add_argument("paths", nargs="*", metavar="PATH", help="definition files or folders to search for *.asl.json")
     parser.add_argument("--json", action="store_true", help="one JSON document, for CI")
     parser.add_argument("--rules", action="store_true", help="list the rules with their reasons and exit")
-    parser.set_defaults(func=lambda args: list_rules() if args.rules else run(args.paths, args.json))
+    parser.set_defaults(run=lambda args: list_rules() if args.rules else run(args.paths, args.json))
