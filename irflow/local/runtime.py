@@ -12,7 +12,8 @@ plus the round trip of each AWS API call it actually made (`LATENCY`, per servic
 the requests moto answered during the call), plus `COLD_START_SECONDS` the first time each
 function runs. So a task that makes fifteen EC2 calls takes longer than one that parses an event,
 as it would on AWS, and the time from finding to containment the runtime reports follows the
-work the playbook really does. Task output on stdout (Powertools logs, EMF metrics) is kept in
+work the playbook really does. Tasks stamp their records with the same clock
+(`tasks.common.clock.use`). Task output on stdout (Powertools logs, EMF metrics) is kept in
 `Runtime.logs`, not mixed with the caller's output.
 """
 
@@ -106,6 +107,7 @@ class Runtime:
                 self.load_handler = self.load_handler or load_handler
         self.world = World(self.security_account, self.region, now=self.engine.clock.now,
                            member_actions=_member_actions(self.tasks.values())).start()
+        _use_clock(self.engine.clock.now)
         try:
             self._register_tasks()
             self.playbooks = load_all(self.workflows_dir)
@@ -119,6 +121,7 @@ class Runtime:
         return self
 
     def close(self) -> None:
+        _use_clock(None)
         if self.engine is not None:
             self.engine.close()
         if self.world is not None:
@@ -254,6 +257,13 @@ class Runtime:
 
         with contextlib.redirect_stdout(self.logs):
             return [load_incident(_incident_id(item)) for item in list_incidents()]
+
+
+def _use_clock(source: Callable[[], datetime] | None) -> None:
+    """Tasks stamp incidents with `tasks.common.clock`: make it the engine's (virtual) clock."""
+    from tasks.common import clock
+
+    clock.use(source)
 
 
 def _incident_id(item: Any) -> str:

@@ -57,7 +57,11 @@ def _event_time(event: dict[str, Any]) -> datetime | None:
 
 
 def _remote_ips(event: dict[str, Any]) -> tuple[str, ...]:
-    """Attacker addresses a GuardDuty finding names (so the simulated host's logs show them)."""
+    """Addresses attacking the instance, when the finding has it as the target (its logs show them)."""
+    detail = event.get("detail")
+    service = detail.get("service") if isinstance(detail, dict) else None
+    if not isinstance(service, dict) or service.get("resourceRole") != "TARGET":
+        return ()
     found: list[str] = []
 
     def walk(value: Any) -> None:
@@ -65,14 +69,13 @@ def _remote_ips(event: dict[str, Any]) -> tuple[str, ...]:
             for key, inner in value.items():
                 if key == "ipAddressV4" and isinstance(inner, str) and inner not in found:
                     found.append(inner)
-                walk(inner)
+                if key != "localIpDetails":
+                    walk(inner)
         elif isinstance(value, list):
             for inner in value:
                 walk(inner)
 
-    detail = event.get("detail")
-    action = detail.get("service", {}).get("action") if isinstance(detail, dict) and isinstance(detail.get("service"), dict) else None
-    walk(action)
+    walk(service.get("action"))
     return tuple(found)
 
 
