@@ -52,6 +52,12 @@ def parser() -> argparse.ArgumentParser:
     release.add_argument("--scenario", required=True, help="scenario YAML file that produces the incident")
     release.add_argument("--json", action="store_true", help="print one JSON document")
     release.set_defaults(run=_release)
+
+    from irflow.authoring import graph, lint, scenarios
+
+    lint.register(commands)
+    scenarios.register(commands)
+    graph.register(commands)
     return top
 
 

@@ -22,7 +22,7 @@ from irflow.engine.interpreter import compare
 from irflow.engine.jsonata_eval import evaluate as jsonata_evaluate
 from irflow.engine.jsonpath import PathNotFound, compile_path
 
-from .definition import StateRef, error_matches, iter_states
+from .definition import StateRef, describe_rule, error_matches, iter_states
 
 DEFAULT = "Default"
 
@@ -223,35 +223,6 @@ def _rule_holds(rule: Mapping[str, Any], data: Any, variables: Mapping[str, Any]
             return compare(operator[:-4], value, _path(operand, data, variables, context))
         return compare(operator, value, operand)
     return False
-
-
-def describe_rule(rule: Any) -> str:
-    """A short reading of a Choice rule, for reports and graph edges: `$.severity >= 7`."""
-    if not isinstance(rule, dict):
-        return "?"
-    if "Condition" in rule:
-        return str(rule["Condition"]).removeprefix("{%").removesuffix("%}").strip()
-    for combinator, joiner in (("And", " and "), ("Or", " or ")):
-        if combinator in rule and isinstance(rule[combinator], list):
-            return "(" + joiner.join(describe_rule(r) for r in rule[combinator]) + ")"
-    if "Not" in rule:
-        return f"not {describe_rule(rule['Not'])}"
-    variable = rule.get("Variable", "?")
-    for operator, operand in rule.items():
-        if operator in ("Variable", "Next", "Assign", "Output", "Comment"):
-            continue
-        symbol = next((s for word, s in SYMBOLS if operator.removesuffix("Path").endswith(word)), None)
-        shown = operand if operator.endswith("Path") else json.dumps(operand)
-        if operator.startswith("Is"):
-            return f"{variable} {operator[2:].lower()}" if operand is True else f"{variable} not {operator[2:].lower()}"
-        if symbol is not None:
-            return f"{variable} {symbol} {shown}"
-        return f"{variable} {operator} {shown}"
-    return str(variable)
-
-
-SYMBOLS = (("LessThanEquals", "<="), ("GreaterThanEquals", ">="), ("LessThan", "<"), ("GreaterThan", ">"),
-           ("Equals", "=="), ("Matches", "matches"))
 
 
 def render(coverage: Coverage) -> str:

@@ -390,3 +390,32 @@ def error_matches(error_equals: list[str], error: str) -> bool:
     if "States.ALL" in error_equals:
         return True
     return "States.TaskFailed" in error_equals and not error.startswith("States.")
+
+
+def describe_rule(rule: Any) -> str:
+    """A short reading of a Choice rule, for reports and graph edges: `$.severity >= 7`."""
+    if not isinstance(rule, dict):
+        return "?"
+    if "Condition" in rule:
+        return str(rule["Condition"]).removeprefix("{%").removesuffix("%}").strip()
+    for combinator, joiner in (("And", " and "), ("Or", " or ")):
+        if combinator in rule and isinstance(rule[combinator], list):
+            return "(" + joiner.join(describe_rule(r) for r in rule[combinator]) + ")"
+    if "Not" in rule:
+        return f"not {describe_rule(rule['Not'])}"
+    variable = rule.get("Variable", "?")
+    for operator, operand in rule.items():
+        if operator in ("Variable", "Next", "Assign", "Output", "Comment"):
+            continue
+        symbol = next((s for word, s in SYMBOLS if operator.removesuffix("Path").endswith(word)), None)
+        shown = operand if operator.endswith("Path") else json.dumps(operand)
+        if operator.startswith("Is"):
+            return f"{variable} {operator[2:].lower()}" if operand is True else f"{variable} not {operator[2:].lower()}"
+        if symbol is not None:
+            return f"{variable} {symbol} {shown}"
+        return f"{variable} {operator} {shown}"
+    return str(variable)
+
+
+SYMBOLS = (("LessThanEquals", "<="), ("GreaterThanEquals", ">="), ("LessThan", "<"), ("GreaterThan", ">"),
+           ("Equals", "=="), ("Matches", "matches"))

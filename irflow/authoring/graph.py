@@ -20,8 +20,7 @@ from typing import Any
 
 from . import rules
 from .catalog import Catalog
-from .coverage import describe_rule
-from .definition import Definition, DefinitionLoadError, Edge, Graph, Pointer, StateRef, load
+from .definition import Definition, DefinitionLoadError, Edge, Graph, Pointer, StateRef, describe_rule, load
 
 FORMATS = ("mermaid", "dot", "svg", "png")
 

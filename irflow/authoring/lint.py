@@ -16,11 +16,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from statelint.linter import Linter
-
-from irflow.engine.errors import DefinitionError
-from irflow.engine.validation import validate_definition
-
 from . import rules
 from .catalog import Catalog
 from .definition import Definition, DefinitionLoadError, load, pointer_from_dotted, pointer_from_path
@@ -74,6 +69,11 @@ def lint_file(path: Path, catalog: Catalog, shown: str | None = None) -> list[Pr
 
 def validity(definition: Definition) -> Iterator[rules.Finding]:
     """ASL problems from the engine's create-time validation, then statelint's on lines the engine left clean."""
+    from statelint.linter import Linter
+
+    from irflow.engine.errors import DefinitionError
+    from irflow.engine.validation import validate_definition
+
     data = definition.substituted()
     engine_lines: set[int] = set()
     try:

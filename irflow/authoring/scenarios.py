@@ -16,9 +16,10 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from . import coverage, expect
+if TYPE_CHECKING:
+    from .coverage import Coverage
 
 SCENARIO_GLOBS = ("*.yaml", "*.yml")
 
@@ -43,7 +44,7 @@ class Run:
     """Every scenario's result and the coverage of every playbook they ran."""
 
     results: list[Result] = field(default_factory=list)
-    coverage: dict[str, coverage.Coverage] = field(default_factory=dict)
+    coverage: dict[str, Coverage] = field(default_factory=dict)
 
 
 def find_scenarios(paths: Iterable[Path]) -> list[Path]:
@@ -64,13 +65,15 @@ def run_scenarios(paths: list[Path], workflows: Path | None = None) -> Run:
     return run
 
 
-def run_one(path: Path, gathered: dict[str, coverage.Coverage], workflows: Path | None = None) -> Result:
+def run_one(path: Path, gathered: dict[str, Coverage], workflows: Path | None = None) -> Result:
     """Run one scenario, check it, and add what its executions exercised to `gathered`."""
     from irflow.local.events import EventError
     from irflow.local.playbooks import PlaybookError
     from irflow.local.runtime import Runtime
     from irflow.local.scenario import ScenarioError, load
     from irflow.local.simulate import run_scenario
+
+    from . import expect
 
     result = Result(str(path))
     runtimes: list[Any] = []
@@ -98,8 +101,10 @@ def run_one(path: Path, gathered: dict[str, coverage.Coverage], workflows: Path 
     return result
 
 
-def _gather(runtime: Any, gathered: dict[str, coverage.Coverage]) -> None:
+def _gather(runtime: Any, gathered: dict[str, Coverage]) -> None:
     """Add the histories of a (finished) runtime's executions to the coverage of their playbooks."""
+    from . import coverage
+
     for execution in runtime.executions():
         playbook = runtime.playbooks[execution["playbook"]]
         definition = json.loads(playbook.definition)
@@ -109,6 +114,8 @@ def _gather(runtime: Any, gathered: dict[str, coverage.Coverage]) -> None:
 
 
 def report(run: Run, out: Any) -> None:
+    from . import coverage
+
     for result in run.results:
         verdict = "PASS" if result.passed else "FAIL"
         note = "" if result.checked or not result.passed else " (no expect: block, ran only)"
@@ -122,6 +129,8 @@ def report(run: Run, out: Any) -> None:
 
 
 def as_json(run: Run) -> dict[str, Any]:
+    from . import coverage
+
     return {
         "scenarios": [{"path": r.path, "name": r.name, "passed": r.passed, "failures": r.failures,
                        "seconds": round(r.seconds, 3), "checked": r.checked} for r in run.results],
