@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint bench clean
+.PHONY: install run test lint bench clean graphviz docs
 
 install: $(STAMP)
 
@@ -18,8 +18,22 @@ $(STAMP): pyproject.toml
 run: install
 	@$(BIN)/irflow demo
 
-test: install
+test: install graphviz
 	@$(BIN)/python -m pytest
+
+# Graphviz `dot` lays out `irflow graph --format svg|png` (Debian's graphviz package); without it
+# those formats (and their tests) are unavailable, Mermaid output still works.
+graphviz:
+	@command -v dot >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1 || { \
+	  echo "Installing Graphviz for irflow graph (first run only)..."; \
+	  (apt-get update -qq && apt-get install -y -qq graphviz) > /tmp/irflow-graphviz.log 2>&1 \
+	  || echo "Graphviz could not be installed (see /tmp/irflow-graphviz.log): svg/png graphs unavailable"; }
+
+# The pictures of the shipped playbooks in docs/playbooks/ (run after changing a definition).
+docs: install graphviz
+	@mkdir -p docs/playbooks; for d in workflows/*/; do p=$$(basename $$d); \
+	  $(BIN)/irflow graph $$p --format mermaid -o docs/playbooks/$$p.mmd && \
+	  $(BIN)/irflow graph $$p --format svg -o docs/playbooks/$$p.svg && echo "docs/playbooks/$$p.svg"; done
 
 lint: install
 	@$(BIN)/ruff check irflow tasks tests
