@@ -141,7 +141,8 @@ def as_json(run: Run) -> dict[str, Any]:
 def main(paths: list[str], as_json_output: bool = False, out: Any = None) -> int:
     """The `irflow test` command; exit status 1 when a scenario failed (or none was found)."""
     out = out or sys.stdout
-    scenarios = find_scenarios([Path(p) for p in paths] or [Path("scenarios")])
+    default = [Path("scenarios"), *sorted(Path("workflows").glob("*/scenarios"))]
+    scenarios = find_scenarios([Path(p) for p in paths] or default)
     if not scenarios:
         print("irflow test: no scenarios (*.yaml) found", file=sys.stderr)
         return 1
@@ -164,7 +165,7 @@ def register(subparsers: Any) -> None:
     """Add `irflow test` to the CLI."""
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "test", help="run scenarios, check their expect: blocks and report playbook coverage",
-        description="Run scenarios (default: scenarios/) on the local engine and embedded AWS, check each "
+        description="Run scenarios (default: scenarios/ and workflows/*/scenarios/) on the local engine and embedded AWS, check each "
                     "expect: block, and report which states, Choice branches and Catch paths of each playbook "
                     "the scenarios exercised. Exit 1 when a scenario fails.")
     parser.add_argument("scenarios", nargs="*", metavar="SCENARIO", help="scenario files or folders of them")
