@@ -13,11 +13,13 @@ and a fresh `id` and `time`. The delivered event takes them from the event as gi
 GuardDuty event forwarded from a member account keeps its id, account and time), falling back
 to what EventBridge would have set.
 
-The execution name is derived from the finding (`detail.id`, else a digest of `detail`), so a
-redelivered event cannot run twice: the same name with the same input returns the running
-execution (`duplicate`); the same finding with new content (GuardDuty re-sending an updated
-finding) gets `ExecutionAlreadyExists`, and joins the open incident (`joined`) rather than
-starting a second response.
+The execution name is derived from the finding: its id and the time GuardDuty last updated it
+(`detail.id` + `detail.updatedAt`; a digest of `detail` when they are missing). A redelivered
+event therefore cannot run twice: the same name with the same input returns the existing
+execution (`duplicate`), the same name with a different envelope is refused by Step Functions
+(`ExecutionAlreadyExists`, reported as `exists`). A finding GuardDuty re-sends with new
+content (a higher count, a later `updatedAt`) is a new execution, whose first steps join the
+open incident for that finding instead of starting a second response.
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ class Delivery:
     event: dict[str, Any]
     execution_name: str
     execution_arn: str | None
-    outcome: str  # started | duplicate | joined
+    outcome: str  # started | duplicate | exists
 
 
 class EventError(Exception):
@@ -52,13 +54,15 @@ class EventError(Exception):
 
 
 def execution_name(event: dict[str, Any]) -> str:
-    """A Step Functions execution name derived from the finding, stable across redeliveries."""
+    """A Step Functions execution name from the finding's id and update time, stable across redeliveries."""
     detail = event.get("detail")
     finding_id = detail.get("id") if isinstance(detail, dict) else None
-    if isinstance(finding_id, str) and finding_id:
-        safe = NAME_UNSAFE.sub("-", finding_id)
-        if len(safe) <= 80:
-            return safe
+    updated = detail.get("updatedAt") if isinstance(detail, dict) else None
+    if isinstance(finding_id, str) and finding_id and isinstance(updated, str) and updated:
+        stamp = re.sub(r"\.\d+", "", updated).replace("-", "").replace(":", "")
+        name = NAME_UNSAFE.sub("-", f"{finding_id}-{stamp}")
+        if len(name) <= 80:
+            return name
     canonical = json.dumps(detail if detail is not None else event, sort_keys=True, separators=(",", ":"))
     return "evt-" + hashlib.sha256(canonical.encode()).hexdigest()[:40]
 

@@ -12,7 +12,8 @@ plus the round trip of each AWS API call it actually made (`LATENCY`, per servic
 the requests moto answered during the call), plus `COLD_START_SECONDS` the first time each
 function runs. So a task that makes fifteen EC2 calls takes longer than one that parses an event,
 as it would on AWS, and the time from finding to containment the runtime reports follows the
-work the playbook really does. Tasks stamp their records with the same clock
+work the playbook really does. An event reaches its execution `EVENTBRIDGE_DELIVERY_SECONDS` after
+it is put. Tasks stamp their records with the same clock
 (`tasks.common.clock.use`). Task output on stdout (Powertools logs, EMF metrics) is kept in
 `Runtime.logs`, not mixed with the caller's output.
 """
@@ -41,6 +42,7 @@ LATENCY = {  # seconds per request, from inside a Lambda function in the same re
     "lambda": 0.05, "kms": 0.02,
 }
 DEFAULT_TASK_TIMEOUT = 300.0
+EVENTBRIDGE_DELIVERY_SECONDS = 0.5  # PutEvents to StartExecution, typical for a Step Functions target
 REPO = Path(__file__).resolve().parents[2]
 
 Handler = Callable[[Any, Any], Any]
@@ -49,9 +51,14 @@ Handler = Callable[[Any, Any], Any]
 class TaskLike(Protocol):
     """What the runtime needs of a `tasks.registry.TaskSpec`."""
 
-    name: str
-    placeholder: str
-    member_permissions: Any
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def placeholder(self) -> str: ...
+
+    @property
+    def member_permissions(self) -> tuple[str, ...]: ...
 
 
 @dataclass
@@ -105,6 +112,7 @@ class Runtime:
 
                 self.tasks = self.tasks if self.tasks is not None else all_tasks()
                 self.load_handler = self.load_handler or load_handler
+        assert self.tasks is not None
         self.world = World(self.security_account, self.region, now=self.engine.clock.now,
                            member_actions=_member_actions(self.tasks.values())).start()
         _use_clock(self.engine.clock.now)
@@ -206,10 +214,12 @@ class Runtime:
         machine = self.state_machines[playbook]
         existing = f"{machine.replace(':stateMachine:', ':execution:')}:{name}"
         known = any(e["executionArn"] == existing for e in self.engine.list_executions(stateMachineArn=machine)["executions"])
+        if self.engine.virtual:
+            self.engine.advance(EVENTBRIDGE_DELIVERY_SECONDS)
         try:
             arn = self.engine.start_execution(stateMachineArn=machine, name=name, input=payload)["executionArn"]
         except ExecutionAlreadyExists:
-            return existing, "joined"
+            return existing, "exists"
         return arn, "duplicate" if known else "started"
 
     def put_event(self, event: dict[str, Any]) -> list[Delivery]:

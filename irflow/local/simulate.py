@@ -369,11 +369,11 @@ def _report_deliveries(timeline: Timeline, runtime: Any, deliveries: list[Delive
         timeline.line(runtime.now(), "matched no playbook trigger: nothing started")
     for delivery in deliveries:
         if delivery.outcome == "duplicate":
-            timeline.line(runtime.now(), f"{delivery.playbook}: redelivered event, execution "
-                                         f"{delivery.execution_name} already running: not started again")
-        elif delivery.outcome == "joined":
-            timeline.line(runtime.now(), f"{delivery.playbook}: finding {delivery.execution_name} repeated: "
-                                         "joins the open incident, no second response")
+            timeline.line(runtime.now(), f"{delivery.playbook}: redelivered event: execution "
+                                         f"{delivery.execution_name} exists, not started again")
+        elif delivery.outcome == "exists":
+            timeline.line(runtime.now(), f"{delivery.playbook}: same finding in a different envelope: Step Functions "
+                                         f"refuses a second execution {delivery.execution_name} (ExecutionAlreadyExists)")
 
 
 def _answer_approvals(runtime: Any, scenario: Scenario, timeline: Timeline) -> None:

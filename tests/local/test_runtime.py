@@ -15,7 +15,13 @@ import pytest
 
 from irflow.local.events import execution_name
 from irflow.local.playbooks import Playbook, PlaybookError
-from irflow.local.runtime import BASE_SECONDS, COLD_START_SECONDS, LATENCY, Runtime
+from irflow.local.runtime import (
+    BASE_SECONDS,
+    COLD_START_SECONDS,
+    EVENTBRIDGE_DELIVERY_SECONDS,
+    LATENCY,
+    Runtime,
+)
 
 MEMBER = "222222222222"
 START = datetime(2025, 3, 14, 9, 26, 41, tzinfo=UTC)
@@ -84,17 +90,20 @@ def _instance(runtime: Runtime) -> str:
     return str(ec2.run_instances(ImageId="ami-12345678", MinCount=1, MaxCount=1)["Instances"][0]["InstanceId"])
 
 
-def _event(instance: str, severity: float = 8, count: int = 1, event_id: str = "ev-1") -> dict[str, Any]:
+def _event(instance: str, severity: float = 8, count: int = 1, event_id: str = "ev-1",
+           updated: str = "2025-03-14T09:21:40.512Z") -> dict[str, Any]:
     return {"version": "0", "id": event_id, "detail-type": "GuardDuty Finding", "source": "aws.guardduty",
             "account": MEMBER, "time": "2025-03-14T09:26:41Z", "region": "us-east-1", "resources": [],
             "detail": {"id": "7ac6f2a1b3d94e0f8c2b5d6e9a1f3c47", "accountId": MEMBER, "severity": severity,
+                       "updatedAt": updated,
                        "service": {"count": count}, "resource": {"instanceDetails": {"instanceId": instance}}}}
 
 
 def test_matching_event_runs_the_playbook_with_placeholders_filled(runtime: Runtime, capsys: Any) -> None:
     instance = _instance(runtime)
     (delivery,) = runtime.put_event(_event(instance))
-    assert delivery.outcome == "started" and delivery.execution_name == "7ac6f2a1b3d94e0f8c2b5d6e9a1f3c47"
+    assert delivery.outcome == "started"
+    assert delivery.execution_name == "7ac6f2a1b3d94e0f8c2b5d6e9a1f3c47-20250314T092140Z"
     described = runtime.engine.describe_execution(executionArn=delivery.execution_arn)
     assert described["status"] == "SUCCEEDED", described
     assert json.loads(described["output"]) == {"tagged": instance}
@@ -122,12 +131,14 @@ def test_non_matching_event_starts_nothing(runtime: Runtime) -> None:
     assert runtime.executions() == []
 
 
-def test_redelivery_and_repeated_finding_run_once(runtime: Runtime) -> None:
+def test_redelivery_runs_once_and_an_updated_finding_is_a_new_execution(runtime: Runtime) -> None:
     instance = _instance(runtime)
-    outcomes = [d.outcome for event in (_event(instance), _event(instance), _event(instance, count=2, event_id="ev-2"))
-                for d in runtime.put_event(event)]
-    assert outcomes == ["started", "duplicate", "joined"]
-    assert len(runtime.executions()) == 1
+    events = (_event(instance), _event(instance), _event(instance, event_id="ev-other-envelope"),
+              _event(instance, count=2, event_id="ev-2", updated="2025-03-14T09:51:12.077Z"))
+    outcomes = [d.outcome for event in events for d in runtime.put_event(event)]
+    assert outcomes == ["started", "duplicate", "exists", "started"]
+    assert [e["name"] for e in runtime.executions()] == ["7ac6f2a1b3d94e0f8c2b5d6e9a1f3c47-20250314T092140Z",
+                                                         "7ac6f2a1b3d94e0f8c2b5d6e9a1f3c47-20250314T095112Z"]
 
 
 def test_lambda_time_is_priced_by_the_calls_made(runtime: Runtime) -> None:
@@ -139,7 +150,8 @@ def test_lambda_time_is_priced_by_the_calls_made(runtime: Runtime) -> None:
     assert tag_call.seconds == pytest.approx(COLD_START_SECONDS + BASE_SECONDS + LATENCY["sts"] + LATENCY["ec2"])
     history = runtime.engine.get_execution_history(executionArn=delivery.execution_arn)["events"]
     ended = next(e for e in history if e["type"] == "ExecutionSucceeded")["timestamp"]
-    assert (ended - START).total_seconds() == pytest.approx(parse_call.seconds + tag_call.seconds + 0.0, abs=0.2)
+    expected = EVENTBRIDGE_DELIVERY_SECONDS + parse_call.seconds + tag_call.seconds
+    assert (ended - START).total_seconds() == pytest.approx(expected, abs=0.2)
     runtime.put_event(_event(_instance(runtime), event_id="x") | {"detail": _event("i-1")["detail"] | {"id": "other"}})
     assert not runtime.invocations[-1].cold
 
@@ -153,7 +165,7 @@ def test_start_a_playbook_by_hand(runtime: Runtime) -> None:
 
 
 def test_execution_names_follow_the_finding() -> None:
-    assert execution_name({"detail": {"id": "abc/def"}}) == "abc-def"
+    assert execution_name({"detail": {"id": "abc/def", "updatedAt": "2025-03-14T09:21:40.5Z"}}) == "abc-def-20250314T092140Z"
     digest = execution_name({"detail": {"severity": 5}})
     assert digest.startswith("evt-") and digest == execution_name({"detail": {"severity": 5}})
     assert digest != execution_name({"detail": {"severity": 6}})
