@@ -12,8 +12,6 @@ from pathlib import Path
 
 APPROVAL_TASK = "request-approval"
 RECORD_TASK = "record"
-# A task that needs one of these in the member account captures evidence (snapshots, SSM collection).
-EVIDENCE_ACTIONS = frozenset({"ec2:CreateSnapshot", "ec2:CreateSnapshots", "ssm:SendCommand"})
 # The central resources every playbook may name; the local runtime and the deploy fill them.
 CENTRAL_PLACEHOLDERS = frozenset({"IncidentsTableName", "EvidenceBucketName", "NotificationTopicArn"})
 
@@ -52,8 +50,7 @@ class Catalog:
         """The real catalog: `tasks.registry.all_tasks()` and the central resource placeholders."""
         from tasks.registry import all_tasks
 
-        tasks = [TaskInfo(spec.name, spec.placeholder, bool(spec.destructive),
-                          bool(EVIDENCE_ACTIONS & set(spec.member_permissions)))
+        tasks = [TaskInfo(spec.name, spec.placeholder, bool(spec.destructive), bool(spec.evidence))
                  for spec in all_tasks().values()]
         return cls.of(tasks, CENTRAL_PLACEHOLDERS)
 
