@@ -3,8 +3,8 @@
 Measured on moto 5.2.5: most of the cost of the first calls is botocore parsing the same JSON
 service models again and again (moto makes a fresh botocore session in several places, and each
 session parses `endpoints.json` and the EC2 model anew), plus the garbage collector walking the
-large dictionaries that result. Sharing one botocore loader per data path makes each model
-parse once per process; botocore already shares a loader's parsed models between the clients
+large dictionaries that result. Sharing one botocore loader per data path (between sessions
+and moto's own response serialiser) makes each model parse once per process; botocore already shares a loader's parsed models between the clients
 of one session, so sharing it between sessions hands out nothing new. Raising the collector's
 threshold keeps it from scanning those models on every allocation burst.
 """
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import gc
+import sys
 
 _applied = False
 
@@ -26,5 +27,13 @@ def apply() -> None:
     import botocore.loaders
     import botocore.session
 
-    botocore.session.create_loader = functools.lru_cache(maxsize=None)(botocore.loaders.create_loader)
+    create = functools.lru_cache(maxsize=None)(botocore.loaders.create_loader)
+
+    def shared_loader(search_path_string: str | None = None) -> botocore.loaders.Loader:
+        return create(search_path_string)
+
+    # Sessions, and moto's own model loading (it imports the name from botocore.loaders later).
+    for module in (botocore.session, botocore.loaders, sys.modules.get("moto.core.utils")):
+        if module is not None:
+            setattr(module, "create_loader", shared_loader)  # noqa: B010 (a module attribute, by name)
     gc.set_threshold(200_000, 50, 100)
