@@ -1,6 +1,7 @@
 """A scenario's `expect:` block, checked against what `irflow simulate --json` reports.
 
     expect:
+      playbook: ec2-compromise          # optional: check only this playbook's executions
       status: SUCCEEDED                 # every execution ended so (error: NAME likewise)
       executions:                       # or each execution, in order, by the fields given
         - {playbook: ec2-compromise, status: SUCCEEDED}
@@ -24,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-KEYS = {"status", "error", "executions", "visited", "not_visited", "incident", "incidents", "resources"}
+KEYS = {"playbook", "status", "error", "executions", "visited", "not_visited", "incident", "incidents", "resources"}
 
 
 def check(expect: dict[str, Any], document: dict[str, Any]) -> list[str]:
@@ -36,10 +37,13 @@ def _check(expect: dict[str, Any], document: dict[str, Any]) -> Iterator[str]:
     for key in sorted(set(expect) - KEYS):
         yield f"expect: unknown key {key!r} (allowed: {', '.join(sorted(KEYS))})"
     executions = document.get("executions", [])
+    if "playbook" in expect:
+        executions = [e for e in executions if e.get("playbook") == expect["playbook"]]
     for key in ("status", "error"):
         if key in expect:
             if not executions:
-                yield f"{key}: expected {expect[key]!r}, but no execution ran"
+                yield f"{key}: expected {expect[key]!r}, but no execution ran" + (
+                    f" of {expect['playbook']}" if "playbook" in expect else "")
             for execution in executions:
                 if execution.get(key) != expect[key]:
                     yield (f"{key}: expected {expect[key]!r}, {execution['playbook']} execution ended with "

@@ -53,7 +53,7 @@ def test_each_mismatch_is_one_line_saying_where() -> None:
     }, DOCUMENT)
     assert failures == [
         "expect: unknown key 'approvals' (allowed: error, executions, incident, incidents, not_visited, "
-        "resources, status, visited)",
+        "playbook, resources, status, visited)",
         "status: expected 'FAILED', ec2-compromise execution ended with 'SUCCEEDED'",
         "visited: 'Snapshot' was not entered in that order (entered: ParseFinding, Enrich, Snapshot, Isolate, "
         "AskApproval, Remediate)",
@@ -72,3 +72,9 @@ def test_no_execution_or_incident_is_a_failure_not_a_pass() -> None:
         "status: expected 'SUCCEEDED', but no execution ran",
         "incident: expected one, but no incident was recorded",
     ]
+
+
+def test_playbook_narrows_the_execution_checks() -> None:
+    assert check({"playbook": "ec2-compromise", "status": "SUCCEEDED", "visited": ["Isolate"]}, DOCUMENT) == []
+    assert check({"playbook": "s3-data-exposure", "status": "SUCCEEDED"}, DOCUMENT) == [
+        "status: expected 'SUCCEEDED', but no execution ran of s3-data-exposure"]
