@@ -53,11 +53,12 @@ def parser() -> argparse.ArgumentParser:
     release.add_argument("--json", action="store_true", help="print one JSON document")
     release.set_defaults(run=_release)
 
-    from irflow.authoring import graph, lint, scenarios
+    from irflow.authoring import graph, lint, scaffold, scenarios
 
     lint.register(commands)
     scenarios.register(commands)
     graph.register(commands)
+    scaffold.register(commands)
     return top
 
 
