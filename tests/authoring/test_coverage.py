@@ -103,3 +103,31 @@ def test_report_lists_what_no_scenario_exercised() -> None:
     assert "    Route: $.status == \"Failed\" -> Mid" in text
     assert "    Work: Catch [States.ALL] -> Recover" in text
     assert coverage.as_json(found)["summary"]["branch"] == {"exercised": 1, "total": 4}
+
+
+def test_jsonata_branches_sharing_a_target_are_told_apart_with_variables() -> None:
+    definition: dict[str, Any] = {
+        "QueryLanguage": "JSONata",
+        "StartAt": "Note",
+        "States": {
+            "Note": {"Type": "Pass", "Assign": {"limit": "{% $states.input.limit %}"}, "Next": "Route"},
+            "Route": {
+                "Type": "Choice",
+                "Choices": [
+                    {"Condition": "{% $states.input.severity >= $limit %}", "Next": "Act"},
+                    {"Condition": "{% $states.input.forced = true %}", "Next": "Act"},
+                ],
+                "Default": "Skip",
+            },
+            "Act": {"Type": "Succeed"},
+            "Skip": {"Type": "Succeed"},
+        },
+    }
+    engine = Engine()
+    arn = engine.create_state_machine(name="j", definition=json.dumps(definition))["stateMachineArn"]
+    found = coverage.coverage_for("j", definition)
+    for payload in ({"severity": 7, "limit": 5, "forced": True}, {"severity": 2, "limit": 5, "forced": True},
+                    {"severity": 2, "limit": 5, "forced": False}):
+        started = engine.start_execution(stateMachineArn=arn, input=json.dumps(payload))
+        coverage.record(found, definition, engine.get_execution_history(executionArn=started["executionArn"])["events"])
+    assert {i.key: i.hits for i in found.of("branch")} == {"Choices[0]": 1, "Choices[1]": 1, "Default": 1}
