@@ -73,10 +73,10 @@ def _check(expect: dict[str, Any], document: dict[str, Any]) -> Iterator[str]:
 
 
 def _cause(execution: dict[str, Any]) -> str:
-    if execution.get("error") or execution.get("cause"):
-        cause = str(execution.get("cause") or "")
-        return f" ({execution.get('error')}: {cause[:200]})"
-    return ""
+    error, cause = execution.get("error"), execution.get("cause")
+    if not error and not cause:
+        return ""
+    return f" ({error}: {str(cause)[:200]})" if cause else f" ({error})"
 
 
 def _in_order(wanted: list[str], visited: list[str]) -> Iterator[str]:

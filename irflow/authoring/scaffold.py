@@ -293,7 +293,7 @@ def test_it_lints_clean() -> None:
 
 
 def test_its_scenarios_meet_their_expectations() -> None:
-    run = run_scenarios(find_scenarios([PLAYBOOK / "scenarios"]), workflows=PLAYBOOK.parent)
+    run = run_scenarios(find_scenarios([PLAYBOOK / "scenarios"]), {{"workflows_dir": PLAYBOOK.parent}})
     assert run.results and all(r.checked for r in run.results)
     assert [(r.path, r.failures) for r in run.results if not r.passed] == []
 '''

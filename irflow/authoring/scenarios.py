@@ -13,7 +13,7 @@ import argparse
 import json
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -57,15 +57,22 @@ def find_scenarios(paths: Iterable[Path]) -> list[Path]:
     return found
 
 
-def run_scenarios(paths: list[Path], workflows: Path | None = None) -> Run:
-    """Run each scenario and gather coverage over all of them (playbooks from `workflows`, default the repo's)."""
+def run_scenarios(paths: list[Path], runtime_options: Mapping[str, Any] | None = None) -> Run:
+    """Run each scenario and gather coverage over all of them.
+
+    `runtime_options` go to the local runtime (`workflows_dir`, `tasks`, `load_handler`); by
+    default it runs the repository's playbooks and registered tasks.
+    """
+    from irflow.local import speed
+
+    speed.apply()
     run = Run()
     for path in paths:
-        run.results.append(run_one(path, run.coverage, workflows))
+        run.results.append(run_one(path, run.coverage, runtime_options))
     return run
 
 
-def run_one(path: Path, gathered: dict[str, Coverage], workflows: Path | None = None) -> Result:
+def run_one(path: Path, gathered: dict[str, Coverage], runtime_options: Mapping[str, Any] | None = None) -> Result:
     """Run one scenario, check it, and add what its executions exercised to `gathered`."""
     from irflow.local.events import EventError
     from irflow.local.playbooks import PlaybookError
@@ -79,7 +86,7 @@ def run_one(path: Path, gathered: dict[str, Coverage], workflows: Path | None = 
     runtimes: list[Any] = []
 
     def factory(**kwargs: Any) -> Any:
-        runtime = Runtime(**kwargs) if workflows is None else Runtime(workflows_dir=workflows, **kwargs)
+        runtime = Runtime(**{**kwargs, **(runtime_options or {})})
         runtimes.append(runtime)
         return runtime
 
@@ -154,13 +161,6 @@ def main(paths: list[str], as_json_output: bool = False, out: Any = None) -> int
     return 0 if all(r.passed for r in run.results) else 1
 
 
-def _command(args: argparse.Namespace) -> int:
-    from irflow.local import speed
-
-    speed.apply()
-    return main(args.scenarios, args.json)
-
-
 def register(subparsers: Any) -> None:
     """Add `irflow test` to the CLI."""
     parser: argparse.ArgumentParser = subparsers.add_parser(
@@ -170,4 +170,4 @@ def register(subparsers: Any) -> None:
                     "the scenarios exercised. Exit 1 when a scenario fails.")
     parser.add_argument("scenarios", nargs="*", metavar="SCENARIO", help="scenario files or folders of them")
     parser.add_argument("--json", action="store_true", help="one JSON document, for CI")
-    parser.set_defaults(run=_command)
+    parser.set_defaults(run=lambda args: main(args.scenarios, args.json))
