@@ -88,7 +88,7 @@ def test_scenarios_are_checked_and_coverage_lists_what_none_reached(tmp_path: Pa
         in lines
     assert lines[-1] == "1 passed, 1 failed"
     assert scenarios.as_json(run)["coverage"][0]["missed"][0] == {
-        "kind": "state", "state": "Quiet", "key": "", "label": "Quiet"}
+        "kind": "branch", "state": "Loud?", "key": "Default", "label": "Loud?: Default -> Quiet"}
 
 
 def test_a_scenario_that_cannot_be_read_fails_with_one_line(tmp_path: Path, world: dict[str, Any]) -> None:
