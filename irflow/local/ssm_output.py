@@ -203,6 +203,32 @@ _LINUX_FILES = {  # Amazon Linux with rsyslog: /var/log/secure, not Debian's aut
 }
 
 
+_LINUX_DIRS = {  # directory -> (name, owner, size, minutes ago)
+    "/etc/cron.d": [("0hourly", "root", 128, 60 * 24 * 40), ("sysstat", "root", 235, 60 * 24 * 40)],
+    "/var/spool/cron": [("root", "root", 112, 8)],
+}
+
+
+def _linux_ls(args: list[str], host: Host) -> tuple[str, str, int]:
+    paths = _operands(args) or ["."]
+    out, err, status = [], "", 0
+    for path in paths:
+        entries = _LINUX_DIRS.get(path.rstrip("/"))
+        if entries is None:
+            err += f"ls: cannot access '{path}': No such file or directory\n"
+            status = 2
+            continue
+        if len(paths) > 1:
+            out.append(f"{path}:")
+        out.append(f"total {4 * (len(entries) + 2)}")
+        out.append(f"drwx------.  2 root root   {40 + 20 * len(entries):>4} {_ts(host, 8):%b %d %H:%M} .")
+        out.append(f"drwxr-xr-x. 98 root root   8192 {_ts(host, 60 * 24 * 12):%b %d %H:%M} ..")
+        for name, owner, size, ago in entries:
+            out.append(f"-rw-r--r--.  1 {owner} {owner} {size:>6} {_ts(host, ago):%b %d %H:%M} {name}")
+        out.append("")
+    return "\n".join(out) + ("\n" if out else ""), err, status
+
+
 def _line_count(args: list[str], default: int = 10) -> int:
     for i, arg in enumerate(args):
         if arg in ("-n", "--lines") and i + 1 < len(args):
@@ -268,6 +294,8 @@ def _linux_command(argv: list[str], host: Host, stdin: str | None) -> tuple[str,
         if program == "grep" and not out and status == 0:
             status = 1
         return out, err, status
+    if program == "ls":
+        return _linux_ls(args, host)
     if program == "ps":
         return _linux_ps(host), "", 0
     if program in ("ss", "netstat"):
