@@ -25,6 +25,8 @@ Behaviour, per instance:
 - not registered, unknown, shutting-down or terminated: `SendCommand` fails with
   `InvalidInstanceId` ("Instances [[i-...]] not in a valid state for account ..."), as on AWS.
 - the document's platform does not match the instance: `UnsupportedPlatformType`.
+- a script longer than the document's `executionTimeout` ends `TimedOut` ("Execution Timed Out")
+  with the output written so far.
 Other documents go to moto unchanged.
 """
 
@@ -108,6 +110,7 @@ class SimCommand:
     region: str
     plugin: str
     commands: list[str]
+    execution_timeout: float = 3600.0  # the document's executionTimeout parameter
     invocations: dict[str, Invocation] = field(default_factory=dict)
 
 
@@ -240,7 +243,8 @@ class SsmAgent:
         command.target_count = len(command.instance_ids)
         command.requested_date_time = now
         command.expires_after = now + timedelta(seconds=command.timeout_seconds)
-        sim = SimCommand(command, account, region, plugin, list(params["Parameters"]["commands"]))
+        sim = SimCommand(command, account, region, plugin, list(params["Parameters"]["commands"]),
+                         _execution_timeout(params["Parameters"]))
         for instance_id in command.instance_ids:
             node = self._nodes[(account, region, instance_id)]
             sim.invocations[instance_id] = Invocation(node, now, deliver_at=now + timedelta(seconds=DELIVERY_SECONDS[node.platform]))
@@ -267,7 +271,7 @@ class SsmAgent:
                 host = ssm_output.Host(inv.node.instance_id, inv.node.platform, self._private_ip(inv.node),
                                        inv.started, inv.node.remote_ips)
                 inv.result = ssm_output.run(sim.commands, host)
-                inv.finish_at = inv.started + timedelta(seconds=inv.result.seconds)
+                inv.finish_at = inv.started + timedelta(seconds=min(inv.result.seconds, sim.execution_timeout))
             elif now >= inv.requested + timedelta(seconds=UNDELIVERABLE_AFTER):
                 inv.status = inv.details = "Undeliverable"
             else:
@@ -275,7 +279,10 @@ class SsmAgent:
         if inv.status == "InProgress" and inv.finish_at is not None and now >= inv.finish_at:
             assert inv.result is not None
             self._write_output(sim, inv)
-            inv.status = inv.details = "Success" if inv.result.exit_code == 0 else "Failed"
+            if inv.result.seconds > sim.execution_timeout:
+                inv.status, inv.details = "TimedOut", "Execution Timed Out"
+            else:
+                inv.status = inv.details = "Success" if inv.result.exit_code == 0 else "Failed"
         return before != (inv.status, inv.details)
 
     def _private_ip(self, node: Node) -> str:
@@ -305,7 +312,7 @@ class SsmAgent:
         statuses = [inv.status for inv in sim.invocations.values()]
         done = [s for s in statuses if s not in ("Pending", "InProgress")]
         command.completed_count = len(done)
-        command.error_count = sum(1 for s in statuses if s == "Failed")
+        command.error_count = sum(1 for s in statuses if s in ("Failed", "TimedOut"))
         if any(s in ("Pending", "InProgress") for s in statuses):
             command.status = "InProgress" if any(s != "Pending" for s in statuses) else "Pending"
             command.status_details = "In Progress" if command.status == "InProgress" else "Pending"
@@ -318,7 +325,7 @@ class SsmAgent:
 
     def _get_invocation(self, sim: SimCommand, instance_id: str, inv: Invocation) -> dict[str, Any]:
         """The GetCommandInvocation answer for one instance."""
-        finished = inv.status in ("Success", "Failed")
+        finished = inv.status in ("Success", "Failed", "TimedOut")
         result = inv.result if finished else None
         return {
             "CommandId": sim.command.command_id,
@@ -362,7 +369,7 @@ class SsmAgent:
 
     def _list_row(self, sim: SimCommand, instance_id: str, inv: Invocation, details: bool) -> dict[str, Any]:
         command = sim.command
-        finished = inv.status in ("Success", "Failed")
+        finished = inv.status in ("Success", "Failed", "TimedOut")
         row: dict[str, Any] = {
             "CommandId": command.command_id,
             "InstanceId": instance_id,
@@ -443,6 +450,15 @@ class SsmAgent:
         patches.wrap(Response, "send_command", send_command)
         patches.wrap(Response, "get_command_invocation", refreshing)
         patches.wrap(Response, "list_commands", refreshing)
+
+
+def _execution_timeout(parameters: dict[str, Any]) -> float:
+    """The document's `executionTimeout` (seconds, a one-element list of text), 3600 by default."""
+    value = parameters.get("executionTimeout") or ["3600"]
+    try:
+        return float(value[0] if isinstance(value, list) else value)
+    except (TypeError, ValueError) as bad:
+        raise _ssm_error("InvalidParameters", "Parameters provided are not valid: executionTimeout.") from bad
 
 
 def _params(response: Any) -> dict[str, Any]:

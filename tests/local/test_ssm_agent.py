@@ -177,3 +177,17 @@ def test_list_command_invocations_with_details_and_filters(world: World, clock: 
     assert len(page["CommandInvocations"]) == 1 and "NextToken" in page
     with pytest.raises(ClientError):
         ssm.list_command_invocations(CommandId="00000000-0000-0000-0000-000000000000")
+
+
+def test_execution_timeout_ends_the_invocation_timed_out(world: World, clock: ManualClock) -> None:
+    (instance,) = _instances(world)
+    world.agent.register(instance, MEMBER, "us-east-1")
+    ssm = _member_ssm()
+    command_id = ssm.send_command(InstanceIds=[instance], DocumentName="AWS-RunShellScript",
+                                  Parameters={"commands": SCRIPT, "executionTimeout": ["1"]})["Command"]["CommandId"]
+    clock.tick(2)
+    assert ssm.get_command_invocation(CommandId=command_id, InstanceId=instance)["Status"] == "InProgress"
+    clock.tick(5)
+    invocation = ssm.get_command_invocation(CommandId=command_id, InstanceId=instance)
+    assert (invocation["Status"], invocation["StatusDetails"]) == ("TimedOut", "Execution Timed Out")
+    assert invocation["ExecutionElapsedTime"] == "PT1.000S"
