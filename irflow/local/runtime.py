@@ -227,6 +227,19 @@ class Runtime:
         assert self.router is not None
         return self.router.put(event)
 
+    def invoke(self, task: str, payload: Any) -> tuple[Any, str | None]:
+        """Invoke a task's function directly, as `aws lambda invoke` does: (response, FunctionError).
+
+        The simulated clock moves on by the invocation's duration.
+        """
+        from irflow.engine.resources import invoke_local
+
+        function = self.engine.lookup_lambda(self.functions[task])
+        outcome = invoke_local(function, payload)
+        if self.engine.virtual:
+            self.engine.advance(outcome.duration)
+        return json.loads(outcome.payload), outcome.function_error
+
     # --- people and time -----------------------------------------------------------------------------
     def pending_approvals(self) -> list[dict[str, Any]]:
         from tasks.common.incidents import list_pending_approvals

@@ -293,8 +293,13 @@ class Outcome:
 
 
 def run_scenario(scenario: Scenario, out: TextIO | None = None,
-                 runtime_factory: Callable[..., Any] | None = None) -> Outcome:
-    """Run a loaded scenario; print the timeline to `out` when given."""
+                 runtime_factory: Callable[..., Any] | None = None,
+                 then: Callable[[Any, dict[str, Created]], None] | None = None) -> Outcome:
+    """Run a loaded scenario; print the timeline to `out` when given.
+
+    `then(runtime, created)` runs after the scenario's executions have ended and before the
+    report is read back (`irflow release` acts on the incident there).
+    """
     from .runtime import Runtime
 
     events = scenario.events
@@ -333,6 +338,8 @@ def run_scenario(scenario: Scenario, out: TextIO | None = None,
                 raise ScenarioError(f"event {index}: {error}") from error
             _report_deliveries(timeline, runtime, deliveries)
         _answer_approvals(runtime, scenario, timeline)
+        if then is not None:
+            then(runtime, created)
         document = _document(runtime, scenario, created)
         containment = {arn: (when - _finding_time(runtime, arn, origin)).total_seconds()
                        for arn, when in timeline.containment.items()}
