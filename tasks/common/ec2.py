@@ -58,12 +58,15 @@ def auto_scaling_group(autoscaling: Any, instance_id: str) -> dict[str, Any] | N
     name = found[0]["AutoScalingGroupName"]
     groups = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[name])["AutoScalingGroups"]
     group = groups[0] if groups else {}
-    return {"name": name, "min_size": group.get("MinSize"), "max_size": group.get("MaxSize"),
-            "desired_capacity": group.get("DesiredCapacity")}
+    return {"name": name, "lifecycle_state": found[0].get("LifecycleState"), "min_size": group.get("MinSize"),
+            "max_size": group.get("MaxSize"), "desired_capacity": group.get("DesiredCapacity")}
 
 
 def target_groups(elbv2: Any, instance_id: str, vpc_id: str | None) -> list[dict[str, Any]]:
-    """[{arn, port}] of the instance-type target groups (in its VPC) that have the instance registered."""
+    """[{arn, port}] of the instance-type target groups (in its VPC) that have the instance registered.
+
+    A target being deregistered shows as `draining` for the deregistration delay: it is no longer a member.
+    """
     member_of: list[dict[str, Any]] = []
     for page in elbv2.get_paginator("describe_target_groups").paginate():
         for group in page.get("TargetGroups", []):
@@ -72,6 +75,6 @@ def target_groups(elbv2: Any, instance_id: str, vpc_id: str | None) -> list[dict
             health = elbv2.describe_target_health(TargetGroupArn=group["TargetGroupArn"])
             for description in health.get("TargetHealthDescriptions", []):
                 target = description["Target"]
-                if target["Id"] == instance_id:
+                if target["Id"] == instance_id and description.get("TargetHealth", {}).get("State") != "draining":
                     member_of.append({"arn": group["TargetGroupArn"], "port": target.get("Port")})
     return sorted(member_of, key=lambda t: (t["arn"], t["port"] or 0))

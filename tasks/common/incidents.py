@@ -174,11 +174,20 @@ def add_timeline(incident_id: str, step: str, message: str, detail: dict[str, An
 
 
 def add_action(incident_id: str, name: str, target: str, result: str, detail: dict[str, Any] | None = None,
-               ddb: Any = None) -> dict[str, str]:
-    """Record what a task did to what; the same action on the same target is one entry."""
+               keep_existing: bool = False, ddb: Any = None) -> dict[str, str]:
+    """Record what a task did to what; the same action on the same target is one entry.
+
+    `keep_existing`: only record if there is no entry yet (a rerun that found the work done
+    must not overwrite what the first run did).
+    """
     item = {"pk": incident_pk(incident_id), "sk": f"{ACTION}{name}#{target}", "name": name, "target": target,
             "result": result, "at": clock.iso(), "detail": detail or None}
-    _ddb(ddb).put_item(TableName=_table(), Item=item_to_ddb(item))
+    try:
+        _ddb(ddb).put_item(TableName=_table(), Item=item_to_ddb(item),
+                           **({"ConditionExpression": "attribute_not_exists(pk)"} if keep_existing else {}))
+    except Exception as error:
+        if error_code(error) != "ConditionalCheckFailedException":
+            raise
     return {"name": name, "target": target, "result": result}
 
 
