@@ -13,7 +13,6 @@ from irflow.authoring import scaffold
 
 REPO = Path(__file__).resolve().parents[2]
 COPIED = ("irflow", "tasks", "workflows", "scenarios", "pyproject.toml", "tests/__init__.py", "tests/tasks")
-PLAYBOOK_TASKS = ("parse-finding", "open-incident", "notify", "record")
 
 
 @pytest.fixture
@@ -49,11 +48,6 @@ def test_a_new_task_is_registered_and_passes_its_test(repo: Path) -> None:
 
 
 def test_a_new_playbook_lints_clean_and_passes_its_test(repo: Path) -> None:
-    from tasks.registry import all_tasks
-
-    missing = [t for t in PLAYBOOK_TASKS if t not in all_tasks()]
-    if missing:
-        pytest.skip(f"the generated playbook calls tasks not registered yet: {', '.join(missing)}")
     done = in_copy(repo, "irflow.cli", "new", "playbook", "port-probe")
     assert done.returncode == 0, done.stderr
     folder = repo / "workflows" / "port-probe"
