@@ -217,7 +217,7 @@ class Timeline:
             before = self.snapshots
             self.snapshot()
             for name, after in self.snapshots.items():
-                changes += [f"{name}: {c}" for c in _diff(before.get(name, {}), after)]
+                changes += [f"{name}: {c}" for c in describe_changes(before.get(name, {}), after)]
         if any(svc == "s3" for svc, _ in writes) or any(op == "GetCommandInvocation" for _, op in invocation.calls):
             changes += self._new_evidence()
         if any(svc == "sns" for svc, _ in writes):
@@ -249,7 +249,7 @@ def _short(text: Any, limit: int = 140) -> str:
     return value if len(value) <= limit else value[: limit - 1] + "…"
 
 
-def _diff(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+def describe_changes(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
     """What changed in one resource's after-state, in a few words per field."""
     out = []
     for key, new in after.items():

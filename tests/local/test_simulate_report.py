@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from irflow.local.simulate import _diff, _elapsed, _remote_ips, states_of
+from irflow.local.simulate import _elapsed, _remote_ips, describe_changes, states_of
 
 
 def _entered(event_id: int, name: str, kind: str = "Task", previous: int = 0) -> dict:
@@ -39,11 +39,11 @@ def test_changes_read_as_a_responder_would_say_them() -> None:
     after = {"state": "running", "securityGroups": [{"id": "sg-9", "name": "irflow-isolation"}],
              "tags": {"Name": "web", "irflow:status": "isolated"}, "autoScalingGroup": None, "targetGroups": [],
              "snapshots": ["snap-1"], "terminationProtection": True}
-    assert _diff(before, after) == [
+    assert describe_changes(before, after) == [
         "security groups [web-sg] -> [irflow-isolation]", "tags +irflow:status=isolated",
         "autoScalingGroup web-asg -> none", "targetGroups [web-tg] -> []", "snapshots +snap-1",
         "terminationProtection off -> on"]
-    assert _diff(after, after) == []
+    assert describe_changes(after, after) == []
 
 
 def test_elapsed_and_attacker_addresses() -> None:
