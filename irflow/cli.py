@@ -54,11 +54,13 @@ def parser() -> argparse.ArgumentParser:
     release.set_defaults(run=_release)
 
     from irflow.authoring import graph, lint, scaffold, scenarios
+    from irflow.deploy import cli as deploy
 
     lint.register(commands)
     scenarios.register(commands)
     graph.register(commands)
     scaffold.register(commands)
+    deploy.register(commands)
     return top
 
 

@@ -552,10 +552,8 @@ def member_denials() -> list[dict[str, Json]]:
     }, {
         "Sid": "NeverChangeItself",
         "Effect": "Deny",
-        "Action": ["iam:AttachRolePolicy", "iam:DeleteRole", "iam:DeleteRolePermissionsBoundary",
-                   "iam:DeleteRolePolicy", "iam:DetachRolePolicy", "iam:PutRolePermissionsBoundary",
-                   "iam:PutRolePolicy", "iam:TagRole", "iam:UntagRole", "iam:UpdateAssumeRolePolicy",
-                   "iam:UpdateRole", "iam:UpdateRoleDescription"],
+        # Everything but reading: its trust policy, its permissions, its tags, passing or deleting it.
+        "NotAction": ["iam:Get*", "iam:List*"],
         "Resource": {"Fn::Sub": f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role/{MEMBER_ROLE_NAME}"},
     }]
 

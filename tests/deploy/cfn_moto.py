@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 INTRINSICS = {"Ref", "Fn::GetAtt", "Fn::Sub", "Fn::Join", "Fn::If", "Fn::Select", "Fn::Split"}
-LIST_SEPARATOR = "\x1f"
+LIST_SEPARATOR = "|~|"
 
 
 def moto_types() -> set[str]:
@@ -144,11 +145,16 @@ def _stack_set(client: Client, p: dict[str, Any]) -> None:
                                    CallAs="SELF")
 
 
+def _flag(value: Any) -> bool:
+    """A boolean property, whether literal or resolved through an output (moto writes "True")."""
+    return value is True or str(value).lower() == "true"
+
+
 def _trail(client: Client, p: dict[str, Any]) -> None:
     trails = client("cloudtrail")
     trails.create_trail(Name=p["TrailName"], S3BucketName=p["S3BucketName"],
                         IsMultiRegionTrail=p["IsMultiRegionTrail"],
-                        IncludeGlobalServiceEvents=p["IncludeGlobalServiceEvents"] in (True, "true"),
+                        IncludeGlobalServiceEvents=_flag(p["IncludeGlobalServiceEvents"]),
                         EnableLogFileValidation=p["EnableLogFileValidation"],
                         CloudWatchLogsLogGroupArn=p["CloudWatchLogsLogGroupArn"],
                         CloudWatchLogsRoleArn=p["CloudWatchLogsRoleArn"])
@@ -182,3 +188,36 @@ def apply_unsupported(client: Client, deployed: Deployed) -> None:
         if kind not in APPLY:
             raise AssertionError(f"{logical}: moto's CloudFormation skips {kind} and the test knows no API for it")
         APPLY[kind](client, properties)
+
+
+@contextmanager
+def requests_over_tls() -> Iterator[None]:
+    """Bucket-policy statements with a `Bool` condition, read the way AWS reads them, over TLS.
+
+    moto 5.2.5 knows only the StringEquals operator: a `Bool` condition counts as met whatever the
+    request, and a statement whose condition fails counts as DENIED. So a TLS-only statement (Deny
+    when aws:SecureTransport is false) refuses every request in moto. boto3 reaches moto through
+    https endpoints as it reaches AWS: in this block a `Bool`-only statement is checked against
+    `aws:SecureTransport: true` and, when its condition does not hold, ignored, as AWS does. So a
+    bucket keeps its TLS-only policy in the tests as in production.
+    """
+    from moto.iam.access_control import IAMPolicyStatement, PermissionResult
+
+    original = IAMPolicyStatement.is_action_permitted
+
+    def is_action_permitted(self: Any, action: str, resource: str = "*", principal: str | None = None,
+                            incoming_condition_values: dict[str, str] | None = None) -> Any:
+        condition = self._statement.get("Condition")
+        if not condition or set(condition) != {"Bool"}:
+            return original(self, action, resource, principal, incoming_condition_values)
+        context = {"aws:SecureTransport": "true", **(incoming_condition_values or {})}
+        if not all(str(context.get(key, "")).lower() == str(value).lower() for key, value in condition["Bool"].items()):
+            return PermissionResult.NEUTRAL
+        unconditional = IAMPolicyStatement({k: v for k, v in self._statement.items() if k != "Condition"})
+        return original(unconditional, action, resource, principal, incoming_condition_values)
+
+    IAMPolicyStatement.is_action_permitted = is_action_permitted  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        IAMPolicyStatement.is_action_permitted = original  # type: ignore[method-assign]

@@ -288,8 +288,7 @@ def _member_statements(sources: Sources) -> list[dict[str, Any]]:
 def test_member_role_cannot_touch_the_evidence_bucket_or_itself(which: str, sources: Sources, small: Sources) -> None:
     """Even a registry that asked for s3 and IAM writes everywhere gets no way to either."""
     greedy = Sources((spec("greedy", ("s3:PutObject", "s3:DeleteObject", "s3:PutBucketPolicy", "s3:GetObject",
-                                      "iam:UpdateAssumeRolePolicy", "iam:PutRolePolicy", "iam:AttachRolePolicy",
-                                      "iam:DeleteRole", "iam:CreatePolicyVersion")),), ())
+                                      *[a for a in iam.service_actions("iam") if "role" in a])),), ())
     statements = _member_statements({"real": sources, "small": small, "greedy": greedy}[which])
     bucket = f"irflow-evidence-{CENTRAL}-{REGION}"
     for action in iam.service_actions("s3"):
@@ -297,7 +296,7 @@ def test_member_role_cannot_touch_the_evidence_bucket_or_itself(which: str, sour
             assert not iam.allows(statements, action, resource), (action, resource)
     own = f"arn:aws:iam::{MEMBER}:role/IrflowMemberRole"
     for action in iam.service_actions("iam"):
-        if "role" in action:
+        if "role" in action and not action.startswith(("iam:get", "iam:list")):  # anything that changes it
             assert not iam.allows(statements, action, own), action
     if which == "greedy":  # the check is not vacuous: the same grants do reach other resources
         assert iam.allows(statements, "s3:PutObject", "arn:aws:s3:::workload-bucket/key")
