@@ -8,7 +8,9 @@ its SHA-256 again on the host, captures memory to a local file, prints the image
 and uploads it with a Content-MD5 header (the bucket's Object Lock retention requires an
 integrity header; one PUT carries at most 5 GB, so AVML compresses). The URLs and digest are
 the only values placed in the script, after a strict character check; nothing comes from the
-finding. The playbook polls the command with poll-command, which hashes the image.
+finding. The playbook polls the command with poll-command, which hashes the image. When the
+playbook's policy does not ask for memory (`requested: false`) the capture is skipped and
+recorded as such.
 
 Example event:
 
@@ -16,7 +18,8 @@ Example event:
                   "finding_type": "UnauthorizedAccess:EC2/SSHBruteForce", "severity": 8.0, "severity_band": "high",
                   "account_id": "222222222222", "region": "us-east-1", "instance_id": "i-0a1b2c3d4e5f60718"},
      "instance": {"instance_id": "i-0a1b2c3d4e5f60718", "state": "running", "platform": "Linux",
-                  "ssm": {"managed": true, "ping_status": "Online"}}}
+                  "ssm": {"managed": true, "ping_status": "Online"}},
+     "requested": true}
 """
 
 from __future__ import annotations
@@ -30,13 +33,13 @@ from tasks.common import clock, commands, evidence, incidents
 from tasks.common.aws import client, error_code, member_session, session_client
 from tasks.common.errors import ToolUnavailable
 from tasks.common.handler import task_handler
-from tasks.common.models import CommandRef, IncidentRef, InstanceFacts, InstanceInput
+from tasks.common.models import CaptureMemoryInput, CommandRef, IncidentRef, InstanceFacts
 from tasks.registry import TaskSpec
 
 TASK = TaskSpec.declare(
     __name__, __doc__, name="capture-memory", member_permissions=("ssm:SendCommand",),
     central_permissions=("sts:AssumeRole", "s3:GetObject", "s3:PutObject", "dynamodb:PutItem"), destructive=False,
-    model="tasks.common.models.InstanceInput", evidence=True, timeout_seconds=120)
+    model="tasks.common.models.CaptureMemoryInput", evidence=True, timeout_seconds=120)
 
 MANIFEST_KEY = "tools/manifest.json"
 TOOLS = {"Linux": "avml", "Windows": "winpmem"}
@@ -122,9 +125,10 @@ def build_script(platform: str, tool_url: str, tool_sha256: str, image_url: str)
                            image_url=_safe_url(image_url)).splitlines()
 
 
-def capture(incident: IncidentRef, instance: InstanceFacts, session: Any = None, s3: Any = None) -> CommandRef:
+def capture(incident: IncidentRef, instance: InstanceFacts, requested: bool = True, session: Any = None,
+            s3: Any = None) -> CommandRef:
     """Stage, check and send the capture, or say why it was skipped."""
-    reason = commands.skip_reason(instance)
+    reason = commands.skip_reason(instance) if requested else "the playbook's policy does not ask for memory capture"
     if reason is not None:
         incidents.add_action(incident.incident_id, "capture-memory", instance.instance_id, f"skipped: {reason}")
         return CommandRef(kind="memory", status=commands.SKIPPED, instance_id=instance.instance_id, reason=reason)
@@ -151,8 +155,8 @@ def capture(incident: IncidentRef, instance: InstanceFacts, session: Any = None,
                       output_prefix=commands.output_prefix(incident.incident_id), image_key=image_key)
 
 
-def run(data: InstanceInput) -> dict[str, Any]:
-    return capture(data.incident, data.instance).model_dump()
+def run(data: CaptureMemoryInput) -> dict[str, Any]:
+    return capture(data.incident, data.instance, data.requested).model_dump()
 
 
-handler = task_handler(TASK, InstanceInput, run)
+handler = task_handler(TASK, CaptureMemoryInput, run)

@@ -27,6 +27,9 @@ class Settings:
     member_role_name: str
     external_id: str
     region: str
+    approval_url: str = ""  # base of approval links, ".../approvals" (the approval API, or the local server)
+    approval_key_secret: str = ""  # Secrets Manager secret holding the HMAC key that signs approval links
+    approvers_parameter: str = ""  # SSM parameter: who may decide, per playbook (tasks/common/approval_gate.py)
 
 
 def settings() -> Settings:
@@ -39,4 +42,7 @@ def settings() -> Settings:
         member_role_name=env.get("IRFLOW_MEMBER_ROLE_NAME", MEMBER_ROLE_NAME_DEFAULT),
         external_id=env.get("IRFLOW_EXTERNAL_ID", ""),
         region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1",
+        approval_url=env.get("IRFLOW_APPROVAL_URL", "").rstrip("/"),
+        approval_key_secret=env.get("IRFLOW_APPROVAL_KEY_SECRET_ARN", ""),
+        approvers_parameter=env.get("IRFLOW_APPROVERS_PARAMETER", ""),
     )

@@ -269,6 +269,12 @@ class InstanceInput(Strict):
     instance: InstanceFacts
 
 
+class CaptureMemoryInput(Strict):
+    incident: IncidentRef
+    instance: InstanceFacts
+    requested: bool = True  # the playbook's policy (capture_memory)
+
+
 class CommandRef(Strict):
     """An SSM command a collect task sent and the poll task follows."""
 
