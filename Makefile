@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 run: install
-	@$(BIN)/irflow demo
+	@$(BIN)/irflow simulate scenarios/ssh-brute-force.yaml
 
 test: install graphviz
 	@$(BIN)/python -m pytest
