@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -34,6 +35,8 @@ DEFAULT_EXTERNAL_ID = "irflow-local-external-id"
 MEMBER_ROLE_NAME = "IrflowMemberRole"
 EVIDENCE_RETENTION_DAYS = 365
 LOCAL_USER = "irflow-local"
+APPROVAL_KEY_SECRET = "irflow/approval-signing-key"  # as deploy/central.yaml names them
+APPROVERS_PARAMETER = "/irflow/approvers"
 
 # Set for moto while a world runs: no ~1,300 default AMI snapshots (faster, and
 # `describe_snapshots` then lists only what irflow created).
@@ -52,6 +55,8 @@ class Central:
     notifications_queue_url: str
     external_id: str
     member_role_name: str
+    approval_key_secret_arn: str = ""
+    approvers_parameter: str = ""
 
 
 class World:
@@ -109,6 +114,9 @@ class World:
             "IRFLOW_TOPIC_ARN": self.central.topic_arn,
             "IRFLOW_MEMBER_ROLE_NAME": self.central.member_role_name,
             "IRFLOW_EXTERNAL_ID": self.central.external_id,
+            "IRFLOW_APPROVAL_KEY_SECRET_ARN": self.central.approval_key_secret_arn,
+            "IRFLOW_APPROVERS_PARAMETER": self.central.approvers_parameter,
+            "IRFLOW_APPROVAL_URL": None,  # no approval links until a local approval server listens
             "POWERTOOLS_SERVICE_NAME": "irflow",
             "POWERTOOLS_METRICS_NAMESPACE": "irflow",
             "POWERTOOLS_TRACE_DISABLED": "true",
@@ -221,7 +229,18 @@ class World:
         queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         self.client("sns").subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn,
                                      Attributes={"RawMessageDelivery": "false"})
-        return Central(account, region, bucket, table, topic_arn, queue_url, self.external_id, MEMBER_ROLE_NAME)
+        # Approvals: the HMAC key that signs approval links, and who may decide ("{}": nobody, as deployed).
+        key_arn = self.client("secretsmanager").create_secret(
+            Name=APPROVAL_KEY_SECRET, SecretString=secrets.token_urlsafe(48),
+            Description="HMAC key that signs approval links.")["ARN"]
+        self.client("ssm").put_parameter(Name=APPROVERS_PARAMETER, Type="String", Value="{}",
+                                         Description="Who may decide approvals, per playbook.")
+        return Central(account, region, bucket, table, topic_arn, queue_url, self.external_id, MEMBER_ROLE_NAME,
+                       approval_key_secret_arn=key_arn, approvers_parameter=APPROVERS_PARAMETER)
+
+    def set_approval_url(self, url: str | None) -> None:
+        """Where approval links point (a local approval server, once it listens); None: no links."""
+        self._set_env({"IRFLOW_APPROVAL_URL": url})
 
     # --- member accounts ---------------------------------------------------------------------
     def add_member(self, account: str, role: bool = True) -> None:

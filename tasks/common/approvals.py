@@ -22,7 +22,7 @@ from .errors import ApprovalAlreadyDecided, ApprovalExpired, ApprovalNotFound, A
 PENDING = "pending"
 RESUME_GONE = {"TaskTimedOut", "TaskDoesNotExist", "InvalidToken"}
 PUBLIC_FIELDS = ("approval_id", "incident_id", "action", "target", "reason", "status", "requested_at", "expires_at",
-                 "decided_by", "decided_at", "decision_reason")
+                 "decided_by", "decided_at", "decision_reason", "decided_from", "approvers", "first_approval")
 
 
 def _pk(approval_id: str) -> str:
@@ -83,9 +83,12 @@ def _get(approval_id: str, ddb: Any) -> dict[str, Any]:
 
 
 def decide(approval_id: str, decision: str, by: str, sfn_client: Any, reason: str | None = None,
-           ddb: Any = None) -> dict[str, Any]:
+           ddb: Any = None, context: dict[str, Any] | None = None) -> dict[str, Any]:
     """Approve or reject once, record who and when in the incident, then resume the execution.
 
+    `context` is recorded with the decision, on the approval and in the incident (where it came
+    from: `decided_from` = channel, source IP, user agent; `approvers` under the two-person rule;
+    see `approval_gate.decide_as`, which every channel goes through).
     Raises `irflow.ApprovalNotFound`, `irflow.ApprovalAlreadyDecided` (a second decision, which
     changes nothing) or `irflow.ApprovalExpired` (its time ran out; nothing is resumed).
     """
@@ -104,28 +107,31 @@ def decide(approval_id: str, decision: str, by: str, sfn_client: Any, reason: st
         raise ApprovalExpired(f"approval {approval_id} expired at {item['expires_at']}")
     status = "approved" if decision == "approve" else "rejected"
     decided_at = clock.iso(now)
+    extra = {k: v for k, v in (context or {}).items() if v is not None}
     try:
         ddb.update_item(
             TableName=incidents._table(), Key=incidents.key(_pk(approval_id), incidents.META),
-            UpdateExpression="SET #status = :status, decided_by = :by, decided_at = :at, decision_reason = :reason "
-                             "REMOVE task_token",
+            UpdateExpression="SET #status = :status, decided_by = :by, decided_at = :at, decision_reason = :reason"
+                             + "".join(f", #x_{k} = :x_{k}" for k in extra) + " REMOVE task_token",
             ConditionExpression="#status = :pending AND task_token = :token",
-            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeNames={"#status": "status", **{f"#x_{k}": k for k in extra}},
             ExpressionAttributeValues={":status": {"S": status}, ":by": {"S": by}, ":at": {"S": decided_at},
                                        ":reason": incidents.to_ddb(reason), ":pending": {"S": PENDING},
-                                       ":token": {"S": item["task_token"]}})
+                                       ":token": {"S": item["task_token"]},
+                                       **{f":x_{k}": incidents.to_ddb(v) for k, v in extra.items()}})
     except Exception as error:
         if error_code(error) == "ConditionalCheckFailedException":
             raise ApprovalAlreadyDecided(f"approval {approval_id} was decided by someone else just now") from None
         raise
     incident_id = item["incident_id"]
     _write_incident_copy(incident_id, approval_id, {"decision": status, "by": by, "decided_at": decided_at,
-                                                    "reason": reason or item.get("reason")}, ddb)
+                                                    "reason": reason or item.get("reason"), **extra}, ddb)
     incidents.add_timeline(incident_id, "approval",
                            f"{by} {status} {item['action']} of {item['target']}" + (f": {reason}" if reason else ""),
                            ddb=ddb)
     _resume(item, status, by, decided_at, reason, sfn_client, ddb)
-    return public({**item, "status": status, "decided_by": by, "decided_at": decided_at, "decision_reason": reason})
+    return public({**item, **extra, "status": status, "decided_by": by, "decided_at": decided_at,
+                   "decision_reason": reason})
 
 
 def _resume(item: dict[str, Any], status: str, by: str, at: str, reason: str | None, sfn: Any, ddb: Any) -> None:
