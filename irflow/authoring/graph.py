@@ -123,7 +123,9 @@ MERMAID_CLASSES = {
 
 
 def _mermaid_text(text: str) -> str:
-    return text.replace('"', "#quot;").replace("\n", "<br/>")
+    """Label text as Mermaid takes it inside quotes: entities for quotes and angle brackets, <br/> for lines."""
+    return (text.replace('"', "#quot;").replace("<", "#lt;").replace(">", "#gt;")
+            .replace("\n", "<br/>"))
 
 
 def mermaid(definition: Definition, catalog: Catalog) -> str:
