@@ -114,6 +114,17 @@ def artifact_bucket(session: Any, account: str, region: str, out: TextIO) -> str
     return name
 
 
+def check_layer(session: Any, arn: str) -> None:
+    """Refuse early when the Powertools layer is not there (every function would fail to create)."""
+    base, _, version = arn.rpartition(":")
+    lam = session.client("lambda")
+    try:
+        lam.get_layer_version(LayerName=base, VersionNumber=int(version))
+    except (lam.exceptions.ClientError, ValueError) as error:
+        raise CommandError(f"the Powertools layer {arn} cannot be used here ({error}); "
+                           "pass --powertools-layer-arn with the current version for this region") from error
+
+
 def _upload(s3: Any, bucket: str, key: str, data: bytes) -> None:
     try:
         s3.head_object(Bucket=bucket, Key=key)
@@ -150,6 +161,9 @@ def deploy_command(session: Any, options: DeployOptions, out: TextIO, root: Path
     new_stack = stack.stack_status(cfn, options.stack_name) in (None, "REVIEW_IN_PROGRESS")
     print(f"Deploying stack {options.stack_name} to account {account}, {region} (organisation {organization})",
           file=out)
+    partition = session.get_partition_for_region(region)
+    layer = options.powertools_layer_arn or POWERTOOLS_LAYER.format(partition=partition, region=region)
+    check_layer(session, layer)
 
     built = package.build(root)
     sources = templates.Sources.load(root)
@@ -170,12 +184,11 @@ def deploy_command(session: Any, options: DeployOptions, out: TextIO, root: Path
     if options.member_regions is not None and region not in members:
         members.insert(0, region)
         print(f"Member regions: added {region}, where IrflowMemberRole lives", file=out)
-    partition = session.get_partition_for_region(region)
     external_id = options.external_id or (secrets.token_hex(20) if new_stack else None)
     values: dict[str, str | None] = {
         "ArtifactBucket": bucket,
         "CodeKey": code_key,
-        "PowertoolsLayerArn": options.powertools_layer_arn or POWERTOOLS_LAYER.format(partition=partition, region=region),
+        "PowertoolsLayerArn": layer,
         "OrganizationId": organization,
         "ExternalId": external_id,
         "StackSetCallAs": "SELF" if management == account else "DELEGATED_ADMIN",

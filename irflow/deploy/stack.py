@@ -10,6 +10,7 @@ failed and CloudFormation's reason, which is the one a person needs (later ones 
 from __future__ import annotations
 
 import json
+import secrets
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -88,7 +89,7 @@ def deploy_stack(cfn: Any, stack_name: str, *, parameters: Sequence[Mapping[str,
     status = stack_status(cfn, stack_name)
     _ensure_settled(status, stack_name)
     change_type = "CREATE" if status is None or status in CREATABLE else "UPDATE"
-    name = "irflow-" + datetime.now(UTC).strftime("%Y%m%d%H%M%S")
+    name = f"irflow-{datetime.now(UTC):%Y%m%d%H%M%S}-{secrets.token_hex(3)}"  # unique even within a second
     request: dict[str, Any] = {
         "StackName": stack_name, "ChangeSetName": name, "ChangeSetType": change_type,
         "Parameters": list(parameters), "Capabilities": ["CAPABILITY_NAMED_IAM"],
@@ -257,7 +258,7 @@ def destroy_stack(cfn: Any, stack_name: str, *, dry_run: bool = False, out: Text
         print(f"Retained by design: {logical} ({kind}) {physical}{': ' + note if note else ''}", file=out)
     kept = {logical for logical, _, _ in retained}
     removed = [Change("Remove", r["LogicalResourceId"], r["ResourceType"])
-               for r in _stack_resources(cfn, stack_name) if r["LogicalResourceId"] not in kept]
+               for r in _stack_resources(cfn, stack_name) if r.get("LogicalResourceId") not in kept | {"", None}]
     print(f"{len(removed)} resource(s) to delete:", file=out)
     for change in removed:
         print(change.line(), file=out)

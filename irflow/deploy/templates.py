@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -230,18 +230,23 @@ def _central_resources(action: iam.Action) -> list[Json]:
     return [_sub(arn) for arn in iam.limited_resources(action)]
 
 
+def _key_use(actions: Iterable[iam.Action]) -> list[iam.Action]:
+    """The KMS actions on the irflow key that using the encrypted bucket, topic or secret takes."""
+    needed: set[str] = set()
+    for action in actions:
+        if action.service in ("s3", "sns"):
+            needed.update({"GenerateDataKey", "Decrypt"})
+        if action.service == "secretsmanager":
+            needed.add("Decrypt")
+    return [iam.Action("kms", name) for name in sorted(needed)]
+
+
 def task_policy(task: TaskLike) -> dict[str, Json]:
     """The least-privilege policy of one task's role."""
     actions = [iam.Action.parse(a) for a in _permissions(task.central_permissions)]
     if _permissions(task.member_permissions):
         actions.append(iam.Action("sts", "AssumeRole"))
-    kms: set[str] = set()
-    for action in actions:
-        if action.service in ("s3", "sns"):
-            kms.update({"kms:GenerateDataKey", "kms:Decrypt"})
-        if action.service == "secretsmanager":
-            kms.add("kms:Decrypt")
-    actions.extend(iam.Action.parse(a) for a in sorted(kms))
+    actions.extend(_key_use(actions))
     grouped: dict[str, tuple[list[Json], set[str]]] = {}
     for action in sorted(set(actions), key=str):
         resources = _central_resources(action)
@@ -392,9 +397,9 @@ def _execution_policy(playbook: PlaybookLike, tasks: Sequence[TaskLike]) -> dict
     if functions:
         statements.append({"Sid": "InvokeTasks", "Effect": "Allow", "Action": "lambda:InvokeFunction",
                            "Resource": functions})
-    for action in sorted(integrations):
-        resource = _central_resources(iam.Action.parse(action))
-        statements.append({"Effect": "Allow", "Action": action, "Resource": resource})
+    used = [iam.Action.parse(a) for a in sorted(integrations)]
+    for action in [*used, *_key_use(used)]:
+        statements.append({"Effect": "Allow", "Action": str(action), "Resource": _central_resources(action)})
     statements.append({
         "Sid": "DeliverLogs", "Effect": "Allow",
         # CloudWatch Logs delivery for Step Functions cannot be limited to a log group.

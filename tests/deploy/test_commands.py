@@ -41,8 +41,22 @@ def organisation(session: Any) -> str:
     return str(session.client("organizations").create_organization(FeatureSet="ALL")["Organization"]["Id"])
 
 
+@pytest.fixture
+def layer(session: Any) -> str:
+    """A Powertools layer in moto's account (AWS's public one is not in moto)."""
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("python/aws_lambda_powertools/__init__.py", "")
+    published = session.client("lambda").publish_layer_version(
+        LayerName="AWSLambdaPowertoolsPythonV3-python311-x86_64", Content={"ZipFile": archive.getvalue()},
+        CompatibleRuntimes=["python3.11"])
+    return str(published["LayerVersionArn"])
+
+
 def deploy(session: Any, **options: Any) -> tuple[stack.Outcome, str]:
     out = io.StringIO()
+    layer = session.client("lambda").list_layers()["Layers"][0]["LatestMatchingVersion"]["LayerVersionArn"]
+    options.setdefault("powertools_layer_arn", layer)
     outcome = commands.deploy_command(session, DeployOptions(**options), out, waiting=NOW)
     return outcome, out.getvalue()
 
@@ -81,7 +95,7 @@ def test_package_command_writes_zip_and_templates(tmp_path: Path) -> None:
 
 # --- deploy ---------------------------------------------------------------------------------------------
 
-def test_deploy_creates_the_stack_through_a_change_set(session: Any, organisation: str) -> None:
+def test_deploy_creates_the_stack_through_a_change_set(session: Any, organisation: str, layer: str) -> None:
     outcome, text = deploy(session)
     assert outcome.result == "created"
     assert "(create) for stack irflow" in text and "IAM check passed" in text
@@ -102,7 +116,7 @@ def test_deploy_creates_the_stack_through_a_change_set(session: Any, organisatio
     assert cfn.list_change_sets(StackName="irflow")["Summaries"][0]["ExecutionStatus"] == "EXECUTE_COMPLETE"
 
 
-def test_redeploy_updates_and_keeps_the_external_id(session: Any, organisation: str) -> None:
+def test_redeploy_updates_and_keeps_the_external_id(session: Any, organisation: str, layer: str) -> None:
     deploy(session)
     cfn = session.client("cloudformation")
     first = {p["ParameterKey"]: p["ParameterValue"] for p in cfn.describe_stacks(StackName="irflow")["Stacks"][0]["Parameters"]}
@@ -117,7 +131,7 @@ def test_redeploy_updates_and_keeps_the_external_id(session: Any, organisation: 
     assert cfn.describe_stacks(StackName="irflow")["Stacks"][0]["StackStatus"] == "UPDATE_COMPLETE"
 
 
-def test_redeploy_of_the_same_code_and_settings_changes_nothing(session: Any, organisation: str) -> None:
+def test_redeploy_of_the_same_code_and_settings_changes_nothing(session: Any, organisation: str, layer: str) -> None:
     same = {"org_units": [], "trail_regions": [], "member_regions": [REGION]}
     deploy(session, **same)
     outcome, text = deploy(session, **same)
@@ -127,7 +141,7 @@ def test_redeploy_of_the_same_code_and_settings_changes_nothing(session: Any, or
     assert len(cfn.list_change_sets(StackName="irflow")["Summaries"]) == 1  # the failed one was deleted
 
 
-def test_dry_run_of_a_new_stack_changes_no_stack(session: Any, organisation: str) -> None:
+def test_dry_run_of_a_new_stack_changes_no_stack(session: Any, organisation: str, layer: str) -> None:
     outcome, text = deploy(session, dry_run=True)
     assert outcome.result == "dry-run" and "Dry run" in text
     assert any(c.logical_id == "EvidenceBucket" and c.action == "Add" for c in outcome.changes)
@@ -136,7 +150,7 @@ def test_dry_run_of_a_new_stack_changes_no_stack(session: Any, organisation: str
     assert session.client("lambda").list_functions()["Functions"] == []
 
 
-def test_dry_run_of_an_update_leaves_the_stack_as_it_was(session: Any, organisation: str) -> None:
+def test_dry_run_of_an_update_leaves_the_stack_as_it_was(session: Any, organisation: str, layer: str) -> None:
     deploy(session)
     cfn = session.client("cloudformation")
     outcome, _ = deploy(session, dry_run=True, notification_email="soc@example.com", org_units=[], trail_regions=[],
@@ -148,14 +162,14 @@ def test_dry_run_of_an_update_leaves_the_stack_as_it_was(session: Any, organisat
             if s["ExecutionStatus"] != "EXECUTE_COMPLETE"] == []
 
 
-def test_deploy_without_an_organisation_asks_for_its_id(session: Any) -> None:
+def test_deploy_without_an_organisation_asks_for_its_id(session: Any, layer: str) -> None:
     with pytest.raises(CommandError, match="--organization-id"):
         deploy(session)
     outcome, _ = deploy(session, organization_id="o-abcdefghij", dry_run=True)
     assert outcome.result == "dry-run"
 
 
-def test_member_regions_always_include_the_central_region(session: Any, organisation: str) -> None:
+def test_member_regions_always_include_the_central_region(session: Any, organisation: str, layer: str) -> None:
     _, text = deploy(session, member_regions=["eu-west-1"])
     parameters = {p["ParameterKey"]: p["ParameterValue"]
                   for p in session.client("cloudformation").describe_stacks(StackName="irflow")["Stacks"][0]["Parameters"]}
@@ -163,9 +177,16 @@ def test_member_regions_always_include_the_central_region(session: Any, organisa
     assert "added us-east-1" in text
 
 
+def test_deploy_refuses_a_powertools_layer_that_is_not_there(session: Any, organisation: str, layer: str) -> None:
+    missing = f"arn:aws:lambda:{REGION}:017000801446:layer:AWSLambdaPowertoolsPythonV3-python311-x86_64:999"
+    with pytest.raises(CommandError, match="--powertools-layer-arn"):
+        deploy(session, powertools_layer_arn=missing)
+    assert session.client("s3").list_buckets()["Buckets"] == []  # refused before anything was uploaded
+
+
 # --- destroy --------------------------------------------------------------------------------------------
 
-def test_destroy_keeps_the_evidence_and_says_so(session: Any, organisation: str) -> None:
+def test_destroy_keeps_the_evidence_and_says_so(session: Any, organisation: str, layer: str) -> None:
     deploy(session)
     out = io.StringIO()
     outcome = commands.destroy_command(session, "irflow", dry_run=False, out=out, waiting=NOW)
@@ -182,7 +203,7 @@ def test_destroy_keeps_the_evidence_and_says_so(session: Any, organisation: str)
     assert "irflow: DELETE_COMPLETE" in text
 
 
-def test_destroy_dry_run_deletes_nothing(session: Any, organisation: str) -> None:
+def test_destroy_dry_run_deletes_nothing(session: Any, organisation: str, layer: str) -> None:
     deploy(session)
     out = io.StringIO()
     outcome = commands.destroy_command(session, "irflow", dry_run=True, out=out, waiting=NOW)

@@ -147,6 +147,8 @@ def test_execution_role_invokes_exactly_the_called_functions(small: Sources) -> 
     assert invoked == {"ParseFindingFunction", "RequestApprovalFunction", "IsolateInstanceFunction"}
     assert by_sid["SnsActions"]["Action"] == "sns:Publish"
     assert by_sid["SnsActions"]["Resource"] == [{"Ref": "NotificationTopic"}]
+    key_use = {s["Action"] for s in role["Statement"] if s["Resource"] == [{"Fn::GetAtt": ["IrflowKey", "Arn"]}]}
+    assert key_use == {"kms:Decrypt", "kms:GenerateDataKey"}  # the topic is encrypted with the irflow key
 
 
 def test_central_resources_are_protected_as_the_issue_asks(sources: Sources) -> None:
