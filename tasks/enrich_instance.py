@@ -31,6 +31,7 @@ TASK = TaskSpec.declare(
     __name__, __doc__, name="enrich-instance",
     member_permissions=("ec2:DescribeInstances", "ec2:DescribeVolumes", "ec2:DescribeIamInstanceProfileAssociations",
                         "iam:GetInstanceProfile", "autoscaling:DescribeAutoScalingInstances",
+                        "autoscaling:DescribeAutoScalingGroups",
                         "elasticloadbalancing:DescribeTargetGroups", "elasticloadbalancing:DescribeTargetHealth",
                         "ssm:DescribeInstanceInformation"),
     central_permissions=("sts:AssumeRole", "guardduty:ListDetectors", "guardduty:ListFindings",

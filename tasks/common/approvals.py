@@ -54,7 +54,8 @@ def create(incident_id: str, approval_id: str, action: str, target: str, reason:
         raise
     _write_incident_copy(incident_id, approval_id, {"action": action, "target": target, "reason": reason,
                                                     "decision": PENDING, "requested_at": item["requested_at"],
-                                                    "expires_at": item["expires_at"]}, ddb)
+                                                    "expires_at": item["expires_at"],
+                                                    "order": incidents.order_key(item["requested_at"])}, ddb)
     return public(item)
 
 

@@ -9,6 +9,7 @@ second one; `load_incident` assembles them in the shape `irflow simulate --json`
 
 from __future__ import annotations
 
+import itertools
 import secrets
 from decimal import Decimal
 from typing import Any
@@ -27,6 +28,12 @@ EVIDENCE = "EVIDENCE#"
 ORIGINAL = "ORIGINAL#"
 APPROVAL_REF = "APPROVAL#"
 DECISIONS = {"approved", "rejected", "timed-out"}
+# Orders entries written at the same (possibly simulated) millisecond in the order they were written.
+_sequence = itertools.count()
+
+
+def order_key(at: str) -> str:
+    return f"{at}#{next(_sequence):010d}"
 
 
 # --- DynamoDB values --------------------------------------------------------------------------------
@@ -134,7 +141,7 @@ def open_incident(incident: dict[str, Any], policy: dict[str, Any], execution_ar
 
 def _join(incident: dict[str, Any], execution_arn: str | None, ddb: Any) -> dict[str, Any]:
     incident_id = incident["incident_id"]
-    names = {"#count": "count", "#status": "status"}
+    names = {"#count": "count"}
     values: dict[str, Any] = {":count": to_ddb(incident.get("count", 1)), ":now": to_ddb(clock.iso()),
                               ":one": to_ddb(1), ":severity": to_ddb(float(incident["severity"]))}
     update = "SET #count = :count, updated_at = :now, severity = :severity ADD repeats :one"
@@ -168,7 +175,9 @@ def add_timeline(incident_id: str, step: str, message: str, detail: dict[str, An
                  failure: dict[str, Any] | None = None, ddb: Any = None) -> None:
     """Append a line to the incident's timeline (a failure is a timeline line with its error)."""
     at = clock.iso()
-    item = {"pk": incident_pk(incident_id), "sk": f"{EVENT}{at}#{secrets.token_hex(4)}", "at": at, "step": step,
+    order = order_key(at)
+    item = {"pk": incident_pk(incident_id), "sk": f"{EVENT}{order}#{secrets.token_hex(2)}", "at": at, "order": order,
+            "step": step,
             "message": message, "detail": detail or None, "failure": failure or None}
     _ddb(ddb).put_item(TableName=_table(), Item=item_to_ddb(item))
 
@@ -180,8 +189,9 @@ def add_action(incident_id: str, name: str, target: str, result: str, detail: di
     `keep_existing`: only record if there is no entry yet (a rerun that found the work done
     must not overwrite what the first run did).
     """
+    at = clock.iso()
     item = {"pk": incident_pk(incident_id), "sk": f"{ACTION}{name}#{target}", "name": name, "target": target,
-            "result": result, "at": clock.iso(), "detail": detail or None}
+            "result": result, "at": at, "order": order_key(at), "detail": detail or None}
     try:
         _ddb(ddb).put_item(TableName=_table(), Item=item_to_ddb(item),
                            **({"ConditionExpression": "attribute_not_exists(pk)"} if keep_existing else {}))
@@ -194,8 +204,9 @@ def add_action(incident_id: str, name: str, target: str, result: str, detail: di
 def add_evidence(incident_id: str, uri: str, sha256: str, kind: str, size: int | None = None,
                  version_id: str | None = None, ddb: Any = None) -> dict[str, str]:
     """Record a piece of evidence with its SHA-256 (one entry per URI)."""
+    at = clock.iso()
     item = {"pk": incident_pk(incident_id), "sk": f"{EVIDENCE}{uri}", "uri": uri, "sha256": sha256, "kind": kind,
-            "size": size, "version_id": version_id, "at": clock.iso()}
+            "size": size, "version_id": version_id, "at": at, "order": order_key(at)}
     _ddb(ddb).put_item(TableName=_table(), Item=item_to_ddb(item))
     return {"uri": uri, "sha256": sha256}
 
@@ -253,7 +264,7 @@ def load_incident(incident_id: str, ddb: Any = None) -> dict[str, Any]:
         raise KeyError(f"no incident {incident_id}")
 
     def kind(prefix: str) -> list[dict[str, Any]]:
-        return sorted((i for i in items if i["sk"].startswith(prefix)), key=lambda i: (i.get("at", ""), i["sk"]))
+        return sorted((i for i in items if i["sk"].startswith(prefix)), key=lambda i: (i.get("order", ""), i["sk"]))
 
     approvals = kind(APPROVAL_REF)
     timeline = kind(EVENT)
