@@ -130,6 +130,15 @@ def passthrough_group(ec2: Any, vpc_id: str) -> str:
     return str(group["GroupId"])
 
 
+def set_shutdown_behavior(ec2: Any, instance_id: str, value: str) -> None:
+    """ModifyInstanceAttribute in its Attribute/Value form, which AWS documents for this attribute.
+
+    (moto 5.2.5 mishandles the `InstanceInitiatedShutdownBehavior={"Value": ...}` form: it sets
+    nothing and empties the instance's security groups.)
+    """
+    ec2.modify_instance_attribute(InstanceId=instance_id, Attribute="instanceInitiatedShutdownBehavior", Value=value)
+
+
 def _attribute(ec2: Any, instance_id: str, name: str, key: str) -> Any:
     return ec2.describe_instance_attribute(InstanceId=instance_id, Attribute=name)[key]["Value"]
 
@@ -157,7 +166,7 @@ def isolate(incident: IncidentRef, session: Any = None) -> dict[str, Any]:
     else:
         step("enable-termination-protection", instance_id, UNCHANGED)
     if _attribute(ec2, instance_id, "instanceInitiatedShutdownBehavior", "InstanceInitiatedShutdownBehavior") != "stop":
-        ec2.modify_instance_attribute(InstanceId=instance_id, InstanceInitiatedShutdownBehavior={"Value": "stop"})
+        set_shutdown_behavior(ec2, instance_id, "stop")
         step("set-shutdown-behavior-stop", instance_id, DONE)
     else:
         step("set-shutdown-behavior-stop", instance_id, UNCHANGED)

@@ -24,7 +24,7 @@ from tasks.common.aws import error_code, error_message, member_session, session_
 from tasks.common.errors import InvalidInput, NothingToRelease
 from tasks.common.handler import task_handler
 from tasks.common.models import RELEASED, ReleaseInput
-from tasks.isolate_instance import INCIDENT_TAG, STATUS_TAG, revoke_policy_name
+from tasks.isolate_instance import INCIDENT_TAG, STATUS_TAG, revoke_policy_name, set_shutdown_behavior
 from tasks.registry import TaskSpec
 
 TASK = TaskSpec.declare(
@@ -79,8 +79,7 @@ def release(incident_id: str, by: str, instance_id: str | None = None, session: 
     def restore_attributes() -> str:
         ec2.modify_instance_attribute(InstanceId=instance_id,
                                       DisableApiTermination={"Value": bool(original["disable_api_termination"])})
-        ec2.modify_instance_attribute(InstanceId=instance_id,
-                                      InstanceInitiatedShutdownBehavior={"Value": original["shutdown_behavior"]})
+        set_shutdown_behavior(ec2, instance_id, original["shutdown_behavior"])
         return (f"{DONE}: termination protection {'on' if original['disable_api_termination'] else 'off'}, "
                 f"shutdown behaviour {original['shutdown_behavior']}")
 

@@ -4,8 +4,10 @@ The playbook makes the approval id (`States.UUID()`) and passes the task token; 
 stores the pending approval (the token beside it, in the incidents table only), marks the
 incident `awaiting-approval`, and notifies what will be done, to what, and why, with the
 approval id and when it expires. The token never appears in the notification or the logs.
-The execution waits until `irflow approve/reject APPROVAL_ID` (tasks.common.approvals.decide)
-resumes it, or until the state's timeout.
+The notification carries a signed link to the approval page (`tasks/approval_api.py`) when an
+approval URL is configured. The execution waits until an approver decides there or with
+`irflow approve/reject APPROVAL_ID` (both through `tasks.common.approval_gate`), or until the
+state's timeout.
 
 Example event:
 
@@ -20,14 +22,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from tasks.common import approvals, incidents, notifications
+from tasks.common import approval_links, approvals, incidents, notifications, report
 from tasks.common.handler import task_handler
 from tasks.common.models import AWAITING_APPROVAL, IncidentRef, RequestApprovalInput
 from tasks.registry import TaskSpec
 
 TASK = TaskSpec.declare(
     __name__, __doc__, name="request-approval", member_permissions=(),
-    central_permissions=("dynamodb:PutItem", "dynamodb:UpdateItem", "sns:Publish"), destructive=False,
+    central_permissions=("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query", "sns:Publish",
+                         "secretsmanager:GetSecretValue"), destructive=False,
     model="tasks.common.models.RequestApprovalInput", timeout_seconds=15)
 
 WHAT = {
@@ -53,22 +56,23 @@ def request(data: RequestApprovalInput, ddb: Any = None, sns: Any = None) -> dic
                                 data.timeout_seconds, ddb=ddb)
     incidents.set_status(incident.incident_id, AWAITING_APPROVAL, ddb=ddb)
     what = WHAT[data.action].format(target=target, incident=incident.incident_id)
-    message = "\n".join([
+    lines = [
         f"irflow asks for approval to {what}.",
         "",
-        f"Why: {reason}.",
-        f"Incident: {incident.incident_id} (account {incident.account_id}, {incident.region})",
+        f"What happened: {reason}.",
+        f"To what: instance {target} in account {incident.account_id}, {incident.region}",
         f"Approval id: {data.approval_id}",
         f"Expires: {approval['expires_at']} (if nobody decides, nothing destructive is done and the incident is "
         "escalated as awaiting-human)",
-        "",
-        "Decide with:",
-        f"  irflow approve {data.approval_id}",
-        f"  irflow reject {data.approval_id} --reason \"...\"",
-    ])
-    notifications.publish(f"[irflow] Approval needed: {VERB[data.action]} {target} ({incident.incident_id})", message,
-                          {"incident_id": incident.incident_id, "kind": "approval-request",
-                           "severity_band": incident.severity_band}, sns=sns)
+    ]
+    # what irflow did so far and the evidence it holds (set_status above proved the incident exists)
+    lines += ["", *report.plain_summary(incidents.load_incident(incident.incident_id, ddb))]
+    notifications.publish(f"[irflow] Approval needed: {VERB[data.action]} {target} ({incident.incident_id})",
+                          "\n".join(lines), {"incident_id": incident.incident_id, "kind": "approval-request",
+                                              "severity_band": incident.severity_band}, sns=sns,
+                          link=approval_links.link(data.approval_id, approval["expires_at"]),
+                          next_steps=[f"from a terminal: irflow approve {data.approval_id}",
+                                      f"or: irflow reject {data.approval_id} --reason \"...\""])
     incidents.add_timeline(incident.incident_id, "request-approval",
                            f"approval {data.approval_id} requested to {VERB[data.action]} {target}; expires "
                            f"{approval['expires_at']}", ddb=ddb)

@@ -30,11 +30,14 @@ SESSION_SECONDS = 900  # the shortest AssumeRole allows: a task finishes well wi
 _clients: dict[tuple[str, str, str], Any] = {}
 
 
-def _boto_config() -> Any:
+def _boto_config(service: str) -> Any:
     from botocore.config import Config
 
     # Standard retry mode already backs off on throttling; the playbook's Retry covers the rest.
-    return Config(retries={"mode": "standard", "max_attempts": 4}, connect_timeout=5, read_timeout=30)
+    config = Config(retries={"mode": "standard", "max_attempts": 4}, connect_timeout=5, read_timeout=30)
+    if service == "s3":  # presigned URLs signed with SigV4 (X-Amz-Expires), never the legacy scheme
+        config = config.merge(Config(signature_version="s3v4"))
+    return config
 
 
 def client(service: str, region: str | None = None) -> Any:
@@ -45,7 +48,7 @@ def client(service: str, region: str | None = None) -> Any:
     key = (service, region, os.environ.get("AWS_ACCESS_KEY_ID", ""))
     if key not in _clients:
         make: Any = boto3.client  # any service name, not only those the stubs know
-        _clients[key] = make(service, region_name=region, config=_boto_config())
+        _clients[key] = make(service, region_name=region, config=_boto_config(service))
     return _clients[key]
 
 
@@ -84,7 +87,7 @@ def member_session(account_id: str, incident_id: str, region: str | None = None,
 
 def session_client(session: Any, service: str, region: str | None = None) -> Any:
     """A client from a member session, with the same retry settings as central clients."""
-    return session.client(service, region_name=region or session.region_name, config=_boto_config())
+    return session.client(service, region_name=region or session.region_name, config=_boto_config(service))
 
 
 def error_code(error: BaseException) -> str | None:
