@@ -161,6 +161,7 @@ def _state(name: str, state: Any, where: str, states: Mapping[str, Any], inherit
             yield _schema(f"Field '{key}' is only supported when QueryLanguage is JSONata", f"{where}/{key}")
     yield from _transitions(state, state_type, where, states)
     yield from _expressions(state, state_type, where, language)
+    yield from _literals(state, where, language)
     if state_type == "Task":
         try:
             parse_resource(state.get("Resource"))  # type: ignore[arg-type]
@@ -197,6 +198,40 @@ def _state(name: str, state: Any, where: str, states: Mapping[str, Any], inherit
         yield from _error_rule(catcher, f"{where}/Catch[{i}]", states, is_catch=True)
         if language == "JSONata" and isinstance(catcher, dict) and "ResultPath" in catcher:
             yield _schema("ResultPath is not supported when QueryLanguage is JSONata", f"{where}/Catch[{i}]")
+
+
+def _literals(state: Mapping[str, Any], where: str, language: str) -> Iterator[str]:
+    """Types and ranges of the literal fields (a JSONata template may stand in for most of them)."""
+    for key in ("Comment", "Error", "Cause", "Default", "Next"):
+        value = state.get(key)
+        if key in state and not isinstance(value, str):
+            yield _schema(f"{key} must be a string", f"{where}/{key}")
+    positive = ("TimeoutSeconds", "HeartbeatSeconds")
+    non_negative = ("Seconds", "MaxConcurrency", "ToleratedFailureCount")
+    for key in (*positive, *non_negative):
+        if key not in state:
+            continue
+        value = state[key]
+        if language == "JSONata" and is_expression(value):
+            continue
+        if isinstance(value, bool) or not isinstance(value, int):
+            yield _schema(f"{key} must be an integer", f"{where}/{key}")
+        elif value < (1 if key in positive else 0):
+            yield _schema(f"{key} must be {'positive' if key in positive else 'zero or more'}", f"{where}/{key}")
+    pct = state.get("ToleratedFailurePercentage")
+    if "ToleratedFailurePercentage" in state and not (language == "JSONata" and is_expression(pct)) and (
+            isinstance(pct, bool) or not isinstance(pct, int | float) or not 0 <= pct <= 100):
+        yield _schema("ToleratedFailurePercentage must be a number from 0 to 100", f"{where}/ToleratedFailurePercentage")
+    for kind in ("Retry", "Catch"):
+        rules = state.get(kind)
+        if rules is None:
+            continue
+        if not isinstance(rules, list):
+            yield _schema(f"{kind} must be an array", f"{where}/{kind}")
+            continue
+        for i, rule in enumerate(rules[:-1]):
+            if isinstance(rule, dict) and "States.ALL" in (rule.get("ErrorEquals") or []):
+                yield _schema(f"States.ALL must be in the last {kind} rule", f"{where}/{kind}[{i}]/ErrorEquals")
 
 
 def _transitions(state: Mapping[str, Any], state_type: str, where: str, states: Mapping[str, Any]) -> Iterator[str]:

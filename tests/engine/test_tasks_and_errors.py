@@ -318,3 +318,18 @@ def test_real_clock_runs_in_the_background() -> None:
         assert engine.describe_execution(executionArn=started["executionArn"])["status"] == "SUCCEEDED"
     finally:
         engine.close()
+
+
+@pytest.mark.parametrize("state, fragment", [
+    ({"Type": "Task", "Resource": FN + "f", "TimeoutSeconds": 0, "End": True}, "TimeoutSeconds must be positive"),
+    ({"Type": "Task", "Resource": FN + "f", "TimeoutSeconds": "60", "End": True}, "TimeoutSeconds must be an integer"),
+    ({"Type": "Wait", "Seconds": -5, "End": True}, "Seconds must be zero or more"),
+    ({"Type": "Pass", "Comment": 7, "End": True}, "Comment must be a string"),
+    ({"Type": "Task", "Resource": FN + "f", "End": True, "Catch": [
+        {"ErrorEquals": ["States.ALL"], "Next": "A"}, {"ErrorEquals": ["X"], "Next": "A"}]}, "States.ALL must be in the last"),
+])
+def test_literal_fields_are_checked(state: dict[str, Any], fragment: str) -> None:
+    definition = {"StartAt": "A", "States": {"A": state}}
+    with pytest.raises(DefinitionError) as refused:
+        Engine().create_state_machine(name="bad", definition=json.dumps(definition))
+    assert fragment in refused.value.message
