@@ -1,25 +1,36 @@
 """Start-up tuning for a short process that runs the embedded AWS (`irflow simulate`, tests).
 
-Measured on moto 5.2.5: most of the cost of the first calls is botocore parsing the same JSON
-service models again and again (moto makes a fresh botocore session in several places, and each
-session parses `endpoints.json` and the EC2 model anew), plus the garbage collector walking the
-large dictionaries that result. Sharing one botocore loader per data path (between sessions
-and moto's own response serialiser) makes each model parse once per process; botocore already shares a loader's parsed models between the clients
-of one session, so sharing it between sessions hands out nothing new. Raising the collector's
-threshold keeps it from scanning those models on every allocation burst.
+Measured on moto 5.2.5: most of the cost of the first calls is parsing the same JSON service
+models again and again (every botocore session parses `endpoints.json` and each model anew, and
+moto makes a fresh loader for every model it reads), plus the garbage collector walking the
+large dictionaries that result. One botocore loader per data path, shared by all sessions (its
+search path kept free of repeats), parses each model once for the clients; botocore already
+shares a loader's parsed models between the clients of one session, so sharing it between
+sessions hands out nothing new. moto keeps a loader of its own (it merges moto-only extras into
+the models it reads), made once instead of per model. Raising the collector's threshold keeps
+it from scanning those models on every allocation burst.
 """
 
 from __future__ import annotations
 
 import functools
 import gc
-import sys
 
 _applied = False
 
 
+class _UniquePaths(list[str]):
+    """A loader's search path that ignores a path it already has: every boto3 Session appends
+    boto3's data directory to its loader, and a shared loader would otherwise list it again for
+    each session, slowing every model lookup."""
+
+    def append(self, path: str) -> None:
+        if path not in self:
+            super().append(path)
+
+
 def apply() -> None:
-    """Share botocore's data loader across sessions and relax the GC (idempotent)."""
+    """Share botocore's data loader across sessions, keep one moto loader, relax the GC (idempotent)."""
     global _applied
     if _applied:
         return
@@ -27,13 +38,21 @@ def apply() -> None:
     import botocore.loaders
     import botocore.session
 
-    create = functools.lru_cache(maxsize=None)(botocore.loaders.create_loader)
+    original = botocore.loaders.create_loader
 
+    @functools.cache
     def shared_loader(search_path_string: str | None = None) -> botocore.loaders.Loader:
-        return create(search_path_string)
+        loader = original(search_path_string)
+        loader._search_paths = _UniquePaths(loader.search_paths)  # type: ignore[attr-defined]
+        return loader
 
-    # Sessions, and moto's own model loading (it imports the name from botocore.loaders later).
-    for module in (botocore.session, botocore.loaders, sys.modules.get("moto.core.utils")):
-        if module is not None:
-            setattr(module, "create_loader", shared_loader)  # noqa: B010 (a module attribute, by name)
+    botocore.session.create_loader = shared_loader
+    # moto reads models through its own loader (it merges moto-only extras into them, so it must
+    # not share botocore's), but makes a new one for every model; one per process is enough.
+    import moto.core.loaders
+    import moto.core.utils
+
+    moto_loader = functools.cache(moto.core.loaders.create_loader)
+    moto.core.loaders.create_loader = moto_loader
+    moto.core.utils.create_loader = moto_loader
     gc.set_threshold(200_000, 50, 100)
