@@ -24,7 +24,7 @@ from tasks.registry import TaskSpec
 
 TASK = TaskSpec.declare(
     __name__, __doc__, name="notify", member_permissions=(),
-    central_permissions=("dynamodb:Query", "sns:Publish"), destructive=False,
+    central_permissions=("dynamodb:Query", "dynamodb:PutItem", "sns:Publish"), destructive=False,
     model="tasks.common.models.NotifyInput", timeout_seconds=15)
 
 HEADLINES = {
