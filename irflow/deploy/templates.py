@@ -37,7 +37,6 @@ DEPLOY_DIR = REPO / "deploy"
 MEMBER_ROLE_NAME = "IrflowMemberRole"
 TASK_ROLE_PREFIX = "irflow-task-"
 RUNTIME = "python3.11"
-DEFAULT_TIMEOUT_SECONDS = 60
 MEMORY_MB = 256
 APPROVAL_HANDLER = "tasks.approval_api.handler"
 PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -52,8 +51,8 @@ RESOURCE_PLACEHOLDERS: dict[str, Json] = {
     "NotificationTopicArn": {"Ref": "NotificationTopic"},
 }
 
-# The environment every function gets (tasks/common/config.py reads these names).
 def _environment() -> dict[str, Json]:
+    """The environment every function gets (tasks/common/config.py and the approval code read these)."""
     return {
         "IRFLOW_EVIDENCE_BUCKET": {"Ref": "EvidenceBucket"},
         "IRFLOW_INCIDENTS_TABLE": {"Ref": "IncidentsTable"},
@@ -85,6 +84,8 @@ class TaskLike(Protocol):
     def member_permissions(self) -> Any: ...
     @property
     def central_permissions(self) -> Any: ...
+    @property
+    def timeout_seconds(self) -> int: ...
 
 
 class PlaybookLike(Protocol):
@@ -113,6 +114,7 @@ class ApprovalApiSpec:
         "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query",
         "s3:GetObject", "secretsmanager:GetSecretValue", "ssm:GetParameter", "sns:Publish",
     )
+    timeout_seconds: int = 30
 
 
 @dataclass(frozen=True)
@@ -278,7 +280,6 @@ def task_policy(task: TaskLike) -> dict[str, Json]:
 
 def _function_resources(task: TaskLike) -> dict[str, Json]:
     stem = ident(task)
-    timeout = int(getattr(task, "timeout_seconds", DEFAULT_TIMEOUT_SECONDS) or DEFAULT_TIMEOUT_SECONDS)
     return {
         f"{stem}LogGroup": {
             "Type": "AWS::Logs::LogGroup",
@@ -306,7 +307,7 @@ def _function_resources(task: TaskLike) -> dict[str, Json]:
                 "Code": {"S3Bucket": {"Ref": "ArtifactBucket"}, "S3Key": {"Ref": "CodeKey"}},
                 "Layers": [{"Ref": "PowertoolsLayerArn"}],
                 "Role": {"Fn::GetAtt": [f"{stem}Role", "Arn"]},
-                "Timeout": timeout,
+                "Timeout": task.timeout_seconds,
                 "MemorySize": MEMORY_MB,
                 "TracingConfig": {"Mode": "Active"},
                 "Environment": {"Variables": _environment()},
@@ -416,15 +417,15 @@ def _execution_policy(playbook: PlaybookLike, tasks: Sequence[TaskLike]) -> dict
 
 
 def _playbook_resources(playbook: PlaybookLike, tasks: Sequence[TaskLike]) -> dict[str, Json]:
-    ident = pascal(playbook.name)
-    machine = f"{ident}StateMachine"
+    stem = pascal(playbook.name)
+    machine = f"{stem}StateMachine"
     out: dict[str, Json] = {
-        f"{ident}LogGroup": {
+        f"{stem}LogGroup": {
             "Type": "AWS::Logs::LogGroup",
             "Properties": {"LogGroupName": f"/aws/vendedlogs/states/irflow-{playbook.name}",
                            "RetentionInDays": {"Ref": "LogRetentionDays"}},
         },
-        f"{ident}ExecutionRole": {
+        f"{stem}ExecutionRole": {
             "Type": "AWS::IAM::Role",
             "Properties": {
                 "RoleName": f"irflow-{playbook.name}-execution",
@@ -438,17 +439,17 @@ def _playbook_resources(playbook: PlaybookLike, tasks: Sequence[TaskLike]) -> di
             "Properties": {
                 "StateMachineName": f"irflow-{playbook.name}",
                 "StateMachineType": "STANDARD",
-                "RoleArn": {"Fn::GetAtt": [f"{ident}ExecutionRole", "Arn"]},
+                "RoleArn": {"Fn::GetAtt": [f"{stem}ExecutionRole", "Arn"]},
                 "DefinitionString": _definition_string(playbook, tasks),
                 "LoggingConfiguration": {
                     "Level": "ALL", "IncludeExecutionData": True,
                     "Destinations": [{"CloudWatchLogsLogGroup": {
-                        "LogGroupArn": {"Fn::GetAtt": [f"{ident}LogGroup", "Arn"]}}}],
+                        "LogGroupArn": {"Fn::GetAtt": [f"{stem}LogGroup", "Arn"]}}}],
                 },
                 "TracingConfiguration": {"Enabled": True},
             },
         },
-        f"{ident}FailedAlarm": {
+        f"{stem}FailedAlarm": {
             "Type": "AWS::CloudWatch::Alarm",
             "Properties": {
                 "AlarmName": f"irflow-{playbook.name}-failed-executions",
@@ -472,17 +473,17 @@ def _playbook_resources(playbook: PlaybookLike, tasks: Sequence[TaskLike]) -> di
     return out
 
 
-def _execution_metric(ident: str, metric: str, machine: str) -> dict[str, Json]:
-    return {"Id": ident, "ReturnData": False, "MetricStat": {
+def _execution_metric(metric_id: str, metric: str, machine: str) -> dict[str, Json]:
+    return {"Id": metric_id, "ReturnData": False, "MetricStat": {
         "Metric": {"Namespace": "AWS/States", "MetricName": metric,
                    "Dimensions": [{"Name": "StateMachineArn", "Value": {"Ref": machine}}]},
         "Period": 300, "Stat": "Sum"}}
 
 
 def _trigger_resources(playbook: PlaybookLike, index: int, pattern: Mapping[str, Json], machine: str) -> dict[str, Json]:
-    ident = f"{pascal(playbook.name)}Trigger{index}"
+    stem = f"{pascal(playbook.name)}Trigger{index}"
     return {
-        f"{ident}Role": {
+        f"{stem}Role": {
             "Type": "AWS::IAM::Role",
             "Properties": {
                 "RoleName": f"irflow-{playbook.name}-trigger-{index}",
@@ -494,7 +495,7 @@ def _trigger_resources(playbook: PlaybookLike, index: int, pattern: Mapping[str,
                                    "Resource": {"Ref": machine}}]}}],
             },
         },
-        f"{ident}Rule": {
+        f"{stem}Rule": {
             "Type": "AWS::Events::Rule",
             "Properties": {
                 "Name": f"irflow-{playbook.name}-{index}",
@@ -505,7 +506,7 @@ def _trigger_resources(playbook: PlaybookLike, index: int, pattern: Mapping[str,
                 "Targets": [{
                     "Id": "playbook",
                     "Arn": {"Ref": machine},
-                    "RoleArn": {"Fn::GetAtt": [f"{ident}Role", "Arn"]},
+                    "RoleArn": {"Fn::GetAtt": [f"{stem}Role", "Arn"]},
                     "RetryPolicy": {"MaximumRetryAttempts": 8, "MaximumEventAgeInSeconds": 3600},
                     "DeadLetterConfig": {"Arn": {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]}},
                 }],

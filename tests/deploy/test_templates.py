@@ -78,7 +78,7 @@ def test_every_registered_task_has_a_function_and_its_own_role(which: str, sourc
         assert function["Handler"] == task.handler
         assert function["Runtime"] == "python3.11"
         assert function["Layers"] == [{"Ref": "PowertoolsLayerArn"}]
-        assert function["Timeout"] == task.timeout_seconds  # type: ignore[attr-defined]
+        assert function["Timeout"] == task.timeout_seconds
         assert roles[function["Role"]["Fn::GetAtt"][0]] == f"irflow-task-{task.name}"
         assert set(function["Environment"]["Variables"]) >= {
             "IRFLOW_EVIDENCE_BUCKET", "IRFLOW_INCIDENTS_TABLE", "IRFLOW_TOPIC_ARN", "IRFLOW_MEMBER_ROLE_NAME",
@@ -106,6 +106,12 @@ def test_every_placeholder_resolves_to_a_resource_of_the_template(which: str, so
             else:
                 target = value["Fn::GetAtt"][0] if "Fn::GetAtt" in value else value["Ref"]
                 assert target in central["Resources"], (book.name, name, target)
+
+
+def test_the_central_placeholders_are_the_ones_playbook_authors_are_told_about() -> None:
+    from irflow.authoring.catalog import CENTRAL_PLACEHOLDERS
+
+    assert set(templates.RESOURCE_PLACEHOLDERS) == CENTRAL_PLACEHOLDERS
 
 
 def test_policy_values_are_escaped_into_the_definition(small: Sources) -> None:
