@@ -75,7 +75,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     its output and ends the process at once. Called with `argv` (tests, other code), it returns.
     """
     args = parser().parse_args(argv)
-    code: int = args.run(args)
+    try:
+        code: int = args.run(args)
+    except BrokenPipeError:  # the reader went away (`irflow simulate ... | head`): stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        code = 1
     if argv is None:
         sys.stdout.flush()
         sys.stderr.flush()

@@ -32,6 +32,7 @@ CONTAINMENT_TASKS = ("isolate-instance",)
 DEFAULT_START = datetime(2025, 1, 1, tzinfo=UTC)
 MAX_ROUNDS = 50
 APPROVER = "irflow-simulate"
+DECIDED = {"approve": "approved", "reject": "rejected"}
 READ_PREFIXES = ("Describe", "Get", "List", "Head", "Lookup", "Search", "Query", "Scan", "AssumeRole", "BatchGet")
 
 
@@ -123,6 +124,7 @@ class Timeline:
     scheduled: dict[str, dict[int, str]] = field(default_factory=dict)
     parents: dict[str, dict[int, int]] = field(default_factory=dict)
     containment: dict[str, datetime] = field(default_factory=dict)  # execution -> when contained
+    reported: set[tuple[str, int]] = field(default_factory=set)  # task invocations already shown
     evidence_seen: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
@@ -154,20 +156,16 @@ class Timeline:
             self.line(when, f"{playbook}: execution {arn.split(':')[-1]} started")
         elif kind in ("TaskScheduled", "LambdaFunctionScheduled"):
             self.scheduled.setdefault(arn, {})[event["id"]] = self._task_of(event)
-        elif kind in ("TaskSubmitted",) and "waitForTaskToken" in event["taskSubmittedEventDetails"].get("resource", ""):
-            self.line(when, f"{state:<24} waiting for a person (task token held; the approval id is in the incident)")
+        elif kind == "TaskSubmitted" and "waitForTaskToken" in event["taskSubmittedEventDetails"].get("resource", ""):
+            self._task_line(arn, event, state, when, " -> waiting for a person")
         elif kind in ("TaskSucceeded", "LambdaFunctionSucceeded"):
-            task = self._scheduled_task(arn, event)
-            invocation = self._last_invocation(task)
-            took = f" {invocation.seconds:.2f}s{' (cold start)' if invocation.cold else ''}" if invocation else ""
-            changes = self._changes(invocation)
-            self.line(when, f"{state:<24} {task or 'ok':<20}{took}" + (f"  {'; '.join(changes)}" if changes else ""))
+            task = self._task_line(arn, event, state, when)
             if task in CONTAINMENT_TASKS and arn not in self.containment:
                 self.containment[arn] = when
         elif kind in FAILURES - {"ExecutionFailed", "ExecutionTimedOut", "ExecutionAborted"}:
             details = _details(event)
             task = self._scheduled_task(arn, event)
-            self.line(when, f"{state:<24} {task or '':<20} failed: {details.get('error')}: "
+            self.line(when, f"{state:<28} {task or '':<20} failed: {details.get('error')}: "
                             f"{_short(details.get('cause'))}")
         elif kind == "WaitStateEntered":
             return
@@ -176,6 +174,20 @@ class Timeline:
             status = kind.removeprefix("Execution").upper().replace("TIMEDOUT", "TIMED_OUT")
             tail = f": {details.get('error')}: {_short(details.get('cause'))}" if status != "SUCCEEDED" else ""
             self.line(when, f"{playbook}: execution {status}{tail}")
+
+    def _task_line(self, arn: str, event: dict[str, Any], state: str, when: datetime, tail: str = "") -> str:
+        """One line per task invocation: its duration and what it changed (once, for callbacks too)."""
+        task = self._scheduled_task(arn, event)
+        scheduled = self._scheduled_id(arn, event)
+        if (arn, scheduled) in self.reported:
+            self.line(when, f"{state:<28} resumed")
+            return task
+        self.reported.add((arn, scheduled))
+        invocation = self._last_invocation(task)
+        took = f" {invocation.seconds:.2f}s{' (cold start)' if invocation.cold else ''}" if invocation else ""
+        changes = self._changes(invocation)
+        self.line(when, f"{state:<28} {task or 'ok':<20}{took}{tail}" + (f"  {'; '.join(changes)}" if changes else ""))
+        return task
 
     def _task_of(self, event: dict[str, Any]) -> str:
         details = _details(event)
@@ -191,8 +203,8 @@ class Timeline:
                 return str(task)
         return ""
 
-    def _scheduled_task(self, arn: str, event: dict[str, Any]) -> str:
-        """The task of the Scheduled event this event follows (Succeeded <- Started <- Scheduled)."""
+    def _scheduled_id(self, arn: str, event: dict[str, Any]) -> int:
+        """The id of the Scheduled event this event follows (Succeeded <- Submitted <- Started <- Scheduled)."""
         scheduled = self.scheduled.get(arn, {})
         parents = self.parents.get(arn, {})
         previous = event.get("previousEventId", 0)
@@ -200,7 +212,10 @@ class Timeline:
             if not previous or previous in scheduled:
                 break
             previous = parents.get(previous, 0)
-        return scheduled.get(previous, "")
+        return int(previous)
+
+    def _scheduled_task(self, arn: str, event: dict[str, Any]) -> str:
+        return self.scheduled.get(arn, {}).get(self._scheduled_id(arn, event), "")
 
     def _last_invocation(self, task: str) -> Any:
         for invocation in reversed(self.runtime.invocations):
@@ -209,7 +224,7 @@ class Timeline:
         return None
 
     def _changes(self, invocation: Any) -> list[str]:
-        if invocation is None:
+        if invocation is None or self.out is None:  # nobody reads the timeline: no need to look
             return []
         writes = [(svc, op) for svc, op in invocation.calls if not op.startswith(READ_PREFIXES)]
         changes: list[str] = []
@@ -313,7 +328,8 @@ def run_scenario(scenario: Scenario, out: TextIO | None = None,
             world.add_member(account, role)
         created = create(world, scenario)
         timeline = Timeline(runtime, created, out, origin)
-        timeline.snapshot()
+        if out is not None:
+            timeline.snapshot()
         runtime.engine.add_listener(timeline.on_event)
         if out is not None:
             out.write(f"irflow simulate: {scenario.name}\n")
@@ -408,7 +424,7 @@ def _answer_approvals(runtime: Any, scenario: Scenario, timeline: Timeline) -> N
         for item in pending:
             decided.add(item["approval_id"])
             timeline.line(runtime.now(), f"approval {item['approval_id']} ({item.get('action')} {item.get('target')}): "
-                                         f"{decision}d by {APPROVER}")
+                                         f"{DECIDED[decision]} by {APPROVER}")
             runtime.decide(item["approval_id"], decision, APPROVER, reason=f"scenario {scenario.name}")
     raise ScenarioError(f"scenario did not finish after {MAX_ROUNDS} rounds of approvals")
 

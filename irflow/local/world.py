@@ -78,6 +78,7 @@ class World:
         self.agent = SsmAgent(self._now, self._write_object)
         self.central: Central | None = None
         self.calls: list[tuple[str, str]] = []  # (service, operation) of every AWS request, in order
+        self.notified: list[dict[str, Any]] = []  # every notification drained so far, in order
 
     # --- lifecycle ------------------------------------------------------------------------
     def __enter__(self) -> World:
@@ -271,7 +272,10 @@ class World:
 
     # --- notifications -------------------------------------------------------------------------
     def drain_notifications(self) -> list[dict[str, Any]]:
-        """SNS messages published since the last call: [{"subject", "message", "attributes"}]."""
+        """SNS messages published since the last call: [{"subject", "message", "attributes"}].
+
+        Each is also kept in `notified`, the whole story of what was sent.
+        """
         assert self.central is not None
         sqs = self.client("sqs")
         out: list[dict[str, Any]] = []
@@ -279,6 +283,7 @@ class World:
             batch = sqs.receive_message(QueueUrl=self.central.notifications_queue_url, MaxNumberOfMessages=10)
             messages = batch.get("Messages", [])
             if not messages:
+                self.notified.extend(out)
                 return out
             for message in messages:
                 envelope = json.loads(message["Body"])

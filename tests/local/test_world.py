@@ -58,6 +58,7 @@ def test_notifications_are_drained_in_order(world: World) -> None:
     drained = world.drain_notifications()
     assert [n["subject"] for n in drained] == ["first", "second"]
     assert world.drain_notifications() == []
+    assert [n["subject"] for n in world.notified] == ["first", "second"]
 
 
 def test_closing_restores_the_environment() -> None:
