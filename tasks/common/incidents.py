@@ -107,7 +107,8 @@ def open_incident(incident: dict[str, Any], policy: dict[str, Any], execution_ar
     """Create the incident, or join the open one for the same finding; returns {joined, status, count}.
 
     The write is conditional on the incident not existing, so two deliveries of one finding
-    cannot both open it. A retry by the execution that opened it is not a join.
+    cannot both open it. A retry by the execution that opened it is not a join, and a finding
+    re-sent after a response that failed (status `failed`) starts the response again.
     """
     ddb = _ddb(ddb)
     incident_id = incident["incident_id"]
@@ -131,12 +132,35 @@ def open_incident(incident: dict[str, Any], policy: dict[str, Any], execution_ar
         existing = get_meta(incident_id, ddb) or {}
         if execution_arn and existing.get("opened_by") == execution_arn:
             return {"joined": False, "status": existing.get("status", "open"), "count": existing.get("count", 1)}
+        if existing.get("status") == "failed" and _take_over(incident, execution_arn, ddb):
+            return {"joined": False, "status": "open", "count": incident.get("count", 1)}
         return _join(incident, execution_arn, ddb)
     add_timeline(incident_id, "open-incident",
                  f"Incident opened from GuardDuty finding {incident['finding_type']} "
                  f"(severity {incident['severity']}) on {incident['instance_id']} in {incident['account_id']}",
                  ddb=ddb)
     return {"joined": False, "status": "open", "count": incident.get("count", 1)}
+
+
+def _take_over(incident: dict[str, Any], execution_arn: str | None, ddb: Any) -> bool:
+    """A finding re-sent after a failed response starts the response again (once: conditional on `failed`)."""
+    incident_id = incident["incident_id"]
+    try:
+        ddb.update_item(
+            TableName=_table(), Key=key(incident_pk(incident_id), META),
+            UpdateExpression="SET #status = :open, opened_by = :arn, #count = :count, updated_at = :now",
+            ConditionExpression="#status = :failed",
+            ExpressionAttributeNames={"#status": "status", "#count": "count"},
+            ExpressionAttributeValues={":open": {"S": "open"}, ":failed": {"S": "failed"},
+                                       ":arn": to_ddb(execution_arn), ":count": to_ddb(incident.get("count", 1)),
+                                       ":now": to_ddb(clock.iso())})
+    except Exception as error:
+        if error_code(error) == "ConditionalCheckFailedException":
+            return False
+        raise
+    add_timeline(incident_id, "open-incident", "GuardDuty re-sent the finding after a failed response: responding again",
+                 ddb=ddb)
+    return True
 
 
 def _join(incident: dict[str, Any], execution_arn: str | None, ddb: Any) -> dict[str, Any]:

@@ -101,6 +101,16 @@ def test_open_incident_once_then_join(world: World, calls: CallLog) -> None:
     assert sum(1 for i in items if i["sk"]["S"] == "META") == 1
 
 
+def test_a_finding_resent_after_a_failed_response_responds_again(world: World) -> None:
+    parsed = parse_finding.parse(event("guardduty-ssh-bruteforce-high"), {})
+    incident_id = parsed["incident"]["incident_id"]
+    incidents.open_incident(parsed["incident"], parsed["policy"], EXECUTION.format("one"))
+    incidents.set_status(incident_id, "failed")
+    assert incidents.open_incident(parsed["incident"], parsed["policy"], EXECUTION.format("two"))["joined"] is False
+    assert incidents.get_meta(incident_id)["opened_by"] == EXECUTION.format("two")  # type: ignore[index]
+    assert incidents.open_incident(parsed["incident"], parsed["policy"], EXECUTION.format("three"))["joined"] is True
+
+
 def test_load_incident_is_shaped_like_simulate_json(world: World) -> None:
     parsed = parse_finding.parse(event("guardduty-ssh-bruteforce-high"), {})
     incident_id = parsed["incident"]["incident_id"]
