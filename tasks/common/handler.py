@@ -11,11 +11,13 @@ task module stays cheap (Lambda cold start).
 
 from __future__ import annotations
 
+import io
 import os
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import IO, TYPE_CHECKING, Any, TypeVar, cast
 
 from pydantic import BaseModel, ValidationError
 
@@ -28,6 +30,16 @@ if TYPE_CHECKING:
 M = TypeVar("M", bound=BaseModel)
 MAX_REPORTED_ERRORS = 3
 MAX_VALUE_CHARS = 80
+
+
+class CurrentStdout(io.TextIOBase):
+    """Writes to whatever `sys.stdout` is at the time (Lambda's log stream; a test's or runtime's capture)."""
+
+    def write(self, text: str) -> int:
+        return sys.stdout.write(text)
+
+    def flush(self) -> None:
+        sys.stdout.flush()
 
 
 @dataclass
@@ -57,7 +69,7 @@ def tools() -> Tools:
             from aws_lambda_powertools import Tracer
 
             tracer = Tracer(service=service)
-        _tools = Tools(Logger(service=service),
+        _tools = Tools(Logger(service=service, stream=cast(IO[str], CurrentStdout())),
                        Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "irflow"), service=service),
                        tracer)
     return _tools
