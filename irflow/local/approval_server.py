@@ -106,7 +106,8 @@ class ApprovalServer:
             tools()  # Powertools binds its stream now: the handler's log lines go to `logs`, not the terminal
         if self.world is not None:
             self.world.set_approval_url(self.url + "/approvals")
-        self._thread = threading.Thread(target=self._server.serve_forever, name="irflow-approvals", daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name="irflow-approvals", daemon=True)
         self._thread.start()
         if self.write_state:
             self._write_state()
@@ -362,8 +363,12 @@ def _handler_class(server: ApprovalServer) -> type[BaseHTTPRequestHandler]:
 
 
 def serve_scenario(path: str, people: Sequence[str], port: int, approvers: Mapping[str, Any] | None,
-                   out: TextIO, until: Callable[[], bool] | None = None) -> int:
-    """Run a scenario up to its approvals and serve them until every execution has ended."""
+                   out: TextIO, until: Callable[[], bool] | None = None,
+                   then: Callable[[Any, dict[str, Any]], None] | None = None) -> int:
+    """Run a scenario up to its approvals and serve them until every execution has ended (or `until()`).
+
+    `then(runtime, created)` runs before the embedded AWS goes away (to read the resources' state).
+    """
     from .runtime import Runtime
     from .scenario import accounts_of, create, load, substitute
 
@@ -392,6 +397,8 @@ def serve_scenario(path: str, people: Sequence[str], port: int, approvers: Mappi
             for _ in _waiting(runtime, server, until):
                 time.sleep(0.2)
             statuses = [e["status"] for e in runtime.executions()]
+            if then is not None:
+                then(runtime, created)
     out.write(f"executions: {', '.join(statuses) or 'none'}\n")
     return 0 if statuses and all(s == "SUCCEEDED" for s in statuses) else 1
 
