@@ -95,6 +95,18 @@ def test_volatile_collection_runs_to_success_and_hashes_the_output(world: World,
     assert record["actions"] == [{"name": "collect-volatile", "target": web.id, "result": "Success: 1 evidence object(s)"}]
 
 
+def test_output_kept_by_ssm_is_stored_when_the_agent_wrote_none(world: World, estate: Estate) -> None:
+    web = estate.instance()
+    incident = opened(incident_for(web.id))
+    command = CommandRef(kind="volatile", status="Success", instance_id=web.id,
+                         command_id="0b3f7c1e-8d2a-4c5b-9e6f-1a2b3c4d5e6f")
+    [stored] = poll_command._store_outputs(incident.incident_id, command, "=== processes ===\n", None)
+    body = evidence_body(world, stored["uri"])
+    assert stored["uri"].endswith(f"/ssm/{command.command_id}/{web.id}/stdout-from-api.txt")
+    assert body.startswith(b"# irflow: the agent wrote no output to S3") and body.endswith(b"=== processes ===\n")
+    assert hashlib.sha256(body).hexdigest() == stored["sha256"]
+
+
 def test_windows_gets_powershell(world: World, estate: Estate, clock: ManualClock) -> None:
     win = estate.instance(windows=True)
     incident = opened(incident_for(win.id))

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
 from irflow.local.world import World
@@ -41,7 +39,6 @@ def test_a_wrong_external_id_fails_with_access_denied(world: World, estate: Esta
     monkeypatch.setenv("IRFLOW_EXTERNAL_ID", "not-the-agreed-one")
     with pytest.raises(AccessDenied, match="AccessDenied|not authorized"):
         verify_access.run(IncidentInput(incident=incident_for(web.id)))
-    monkeypatch.setenv("IRFLOW_EXTERNAL_ID", os.environ.get("IRFLOW_EXTERNAL_ID", ""))
 
 
 def test_member_sessions_act_in_the_member_account(world: World) -> None:
