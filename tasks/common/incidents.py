@@ -321,7 +321,8 @@ def load_incident(incident_id: str, ddb: Any = None) -> dict[str, Any]:
         "action_detail": [{"name": a["name"], "target": a["target"], "result": a["result"], "at": a.get("at"),
                            **({"detail": a["detail"]} if a.get("detail") else {})} for a in kind(ACTION)],
         "approval_detail": [{k: a.get(k) for k in ("approval_id", "action", "target", "decision", "by", "reason",
-                                                  "requested_at", "expires_at", "decided_at")} for a in approvals],
+                                                  "requested_at", "expires_at", "decided_at", "decided_from",
+                                                  "approvers", "first_approval")} for a in approvals],
     }
 
 

@@ -73,3 +73,18 @@ def test_reject_fails_the_task_with_the_rejection_and_the_playbook_takes_its_rej
     assert rejection["Error"] == "irflow.ApprovalRejected" and '"by": "bob@example.com"' in rejection["Cause"]
     record = incidents.load_incident(gate.incident_id)
     assert record["approvals"] == [{"id": gate.approval_id, "decision": "rejected", "by": "bob@example.com"}]
+
+
+def test_the_incident_record_shows_who_decided_from_where(runtime):
+    gate = Gate(runtime, action="isolate-instance")  # two-person rule
+    handler = make_handler(sfn=runtime.engine)
+    for email, ip in (("alice@example.com", "198.51.100.1"), ("bob@example.com", "198.51.100.2")):
+        person = Browser.cognito(handler, email, source_ip=ip)
+        person.get(gate.link)
+        assert person.post(gate.link, "approve")["statusCode"] in (200, 202)
+    detail = incidents.load_incident(gate.incident_id)["approval_detail"]
+    assert len(detail) == 1
+    assert detail[0]["decision"] == "approved" and detail[0]["by"] == "bob@example.com"
+    assert detail[0]["approvers"] == ["alice@example.com", "bob@example.com"]
+    assert detail[0]["first_approval"]["where"]["source_ip"] == "198.51.100.1"
+    assert detail[0]["decided_from"]["source_ip"] == "198.51.100.2"
