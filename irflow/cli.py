@@ -15,7 +15,7 @@ from collections.abc import Sequence
 def _simulate(args: argparse.Namespace) -> int:
     from irflow.local import speed
 
-    speed.apply()
+    speed.apply(short_lived=True)
     from irflow.local.simulate import main
 
     return main(args.scenario, approve=args.approve, json_output=args.json)
@@ -24,7 +24,7 @@ def _simulate(args: argparse.Namespace) -> int:
 def _release(args: argparse.Namespace) -> int:
     from irflow.local import speed
 
-    speed.apply()
+    speed.apply(short_lived=True)
     from irflow.local.release import main
 
     return main(args.scenario, args.incident_id, json_output=args.json)

@@ -29,9 +29,15 @@ class _UniquePaths(list[str]):
             super().append(path)
 
 
-def apply() -> None:
-    """Share botocore's data loader across sessions, keep one moto loader, relax the GC (idempotent)."""
+def apply(short_lived: bool = False) -> None:
+    """Share botocore's data loader across sessions, keep one moto loader, relax the GC (idempotent).
+
+    `short_lived` (one `irflow simulate` process): switch the collector off altogether. Measured:
+    it frees next to nothing (peak memory is the same either way) and costs ~0.1 s.
+    """
     global _applied
+    if short_lived:
+        gc.disable()
     if _applied:
         return
     _applied = True
