@@ -32,7 +32,6 @@ which authenticate with the caller's AWS credentials. The link itself never auth
 from __future__ import annotations
 
 import html
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -74,6 +73,7 @@ class Request:
     person: Person | None
     cookies: dict[str, str] = field(default_factory=dict)
     source_ip: str | None = None
+    request_id: str | None = None  # API Gateway's, to find the request in its access logs
 
     @property
     def https(self) -> bool:
@@ -189,9 +189,10 @@ def request_from_event(event: Mapping[str, Any], approval_id: str) -> Request:
             body = base64.b64decode(body).decode("utf-8", "replace")
         parsed = parse_qs(str(body), keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS)
         form = {k: v[0] for k, v in parsed.items() if v}
-    source_ip = ((event.get("requestContext") or {}).get("identity") or {}).get("sourceIp")
+    context = event.get("requestContext") or {}
     return Request(method, approval_id, query, headers, form, person_from_context(event, headers),
-                   parse_cookies(headers.get("cookie", "")), source_ip)
+                   parse_cookies(headers.get("cookie", "")), (context.get("identity") or {}).get("sourceIp"),
+                   context.get("requestId"))
 
 
 def person_from_context(event: Mapping[str, Any], headers: Mapping[str, str]) -> Person | None:
@@ -476,9 +477,12 @@ def _log(request: Request, page: Page) -> None:
     from tasks.common.handler import tools
 
     person = request.person
-    fields = {"approval_id": request.approval_id if re.match(r"^[0-9a-f-]{36}$", request.approval_id) else "(invalid)",
-              "method": request.method, "status": page.status, "outcome": page.title,
-              "person": person.id if person else None, "via": person.via if person else None,
-              "source_ip": request.source_ip}
+    approval_id = request.approval_id if approval_links.APPROVAL_ID.match(request.approval_id) else "(invalid)"
+    fields = {"approval_id": approval_id, "api_request_id": request.request_id, "method": request.method,
+              "status": page.status, "outcome": page.title, "person": person.id if person else None,
+              "via": person.via if person else None, "source_ip": request.source_ip}
     logger = tools().logger
+    logger.remove_keys(["incident_id", "function_request_id"])  # a task's keys, where one process runs both
+    logger.append_keys(task="approval-api")
+    logger.set_correlation_id(approval_id)
     (logger.info if page.status < 400 else logger.warning)("approval request", extra=fields)
