@@ -88,3 +88,22 @@ def test_the_incident_record_shows_who_decided_from_where(runtime):
     assert detail[0]["approvers"] == ["alice@example.com", "bob@example.com"]
     assert detail[0]["first_approval"]["where"]["source_ip"] == "198.51.100.1"
     assert detail[0]["decided_from"]["source_ip"] == "198.51.100.2"
+
+
+def test_logs_name_the_approval_and_who_but_never_the_signature_token_or_key(runtime, caplog):
+    import json
+
+    caplog.set_level("INFO")
+    gate = Gate(runtime)
+    alice = Browser.cognito(make_handler(sfn=runtime.engine), "alice@example.com")
+    alice.get(gate.link)
+    csrf = alice.csrf()
+    alice.post(gate.link, "approve")
+    key = runtime.aws.client("secretsmanager").get_secret_value(
+        SecretId=runtime.aws.central.approval_key_secret_arn)["SecretString"]
+    logged = [r.__dict__ for r in caplog.records if r.getMessage() == "approval request"]
+    assert [(r["method"], r["status"], r["person"], r["approval_id"]) for r in logged] == [
+        ("GET", 200, "alice@example.com", gate.approval_id), ("POST", 200, "alice@example.com", gate.approval_id)]
+    text = json.dumps([r.__dict__ for r in caplog.records], default=str)
+    assert gate.link.rsplit("sig=", 1)[1] not in text and csrf not in text and key not in text
+    assert alice.cookies["__Host-irflow-csrf"] not in text
