@@ -232,3 +232,20 @@ def test_malformed_findings_fail_with_invalid_finding_and_touch_nothing() -> Non
     assert "instanceId" in causes[2]
     assert run.doc["incidents"] == []
     _untouched(run.doc["resources"]["web"], "web-sg")
+
+
+def test_medium_severity_is_isolated_only_after_approval() -> None:
+    run = Run("medium-severity-approved")
+    api = run.doc["resources"]["api"]
+    _isolated(api)
+    assert api["state"] == "running" and run.incident["status"] == "contained"
+    (seconds,) = run.outcome.containment.values()
+    assert seconds > 180  # a person's decision sits between the finding and the isolation
+
+
+def test_rejected_stop_leaves_the_instance_isolated_and_running() -> None:
+    run = Run("remediation-rejected")
+    web = run.doc["resources"]["web"]
+    _isolated(web)
+    assert web["state"] == "running" and not run.actions("stop-instance")
+    assert run.incident["approvals"][0]["decision"] == "rejected"
