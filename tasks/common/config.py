@@ -11,10 +11,15 @@ from dataclasses import dataclass
 
 MEMBER_ROLE_NAME_DEFAULT = "IrflowMemberRole"
 
-# The incidents table has a composite key; every item kind shares it.
-#   incident:  pk = "INCIDENT#<incident id>", sk = "META"
-#   timeline:  pk = "INCIDENT#<incident id>", sk = "EVENT#<iso time>#<seq>"
-#   approval:  pk = "APPROVAL#<approval id>", sk = "META"
+# The incidents table has a composite key; every item kind shares it (tasks/common/incidents.py).
+#   incident:        pk = "INCIDENT#<incident id>", sk = "META"  (status, finding, severity, resource, times)
+#   timeline entry:  pk = "INCIDENT#<incident id>", sk = "EVENT#<iso time>#<seq>#<rand>"  (step, message, failure)
+#   action:          pk = "INCIDENT#<incident id>", sk = "ACTION#<name>#<target>"  (result, time, detail)
+#   evidence:        pk = "INCIDENT#<incident id>", sk = "EVIDENCE#<s3 uri>"  (sha256, kind, size, version)
+#   original state:  pk = "INCIDENT#<incident id>", sk = "ORIGINAL#<instance id>"  (before isolation)
+#   approval (copy): pk = "INCIDENT#<incident id>", sk = "APPROVAL#<approval id>"  (decision, by, when; no token)
+#   approval:        pk = "APPROVAL#<approval id>", sk = "META"  (status, the task token while pending)
+#   refused event:   pk = "REJECTED#<execution name>", sk = "META"  (error, cause)
 TABLE_PARTITION_KEY = "pk"
 TABLE_SORT_KEY = "sk"
 

@@ -101,12 +101,13 @@ class Estate:
         self.iam = world.client("iam", account)
         self.autoscaling = world.client("autoscaling", account)
         self.elbv2 = world.client("elbv2", account)
+        self._base_image = ""
 
     def _image(self) -> str:
-        image: str = self.ec2.register_image(Name=f"base-{len(self.ec2.describe_images(Owners=['self'])['Images'])}",
-                                             RootDeviceName="/dev/xvda", BlockDeviceMappings=[
-                                                 {"DeviceName": "/dev/xvda", "Ebs": {"VolumeSize": 8}}])["ImageId"]
-        return image
+        if not self._base_image:
+            self._base_image = self.ec2.register_image(Name="base", RootDeviceName="/dev/xvda", BlockDeviceMappings=[
+                {"DeviceName": "/dev/xvda", "Ebs": {"VolumeSize": 8}}])["ImageId"]
+        return self._base_image
 
     def instance(self, *, tags: dict[str, str] | None = None, windows: bool = False, ssm: bool = True,
                  role: str | None = None, asg: str | None = None, target_group: str | None = None,
