@@ -58,7 +58,6 @@ SECURITY_HEADERS = {
     # same-origin: the signed link never leaves in a Referer, and our own form posts keep a full Origin.
     "Referrer-Policy": "same-origin",
 }
-VERBS = {"isolate-instance": "isolate", "remediate-instance": "stop"}
 
 
 @dataclass
@@ -110,7 +109,7 @@ h1 {{ font-size: 1.5rem; margin: .3rem 0 1rem; }} h2 {{ font-size: 1.1rem; margi
 dl {{ display: grid; grid-template-columns: max-content 1fr; gap: .2rem 1rem; }} dt {{ color: #57606a; }}
 table {{ border-collapse: collapse; width: 100%; font-size: 13px; }}
 th, td {{ text-align: left; border-bottom: 1px solid #d0d7de; padding: .25rem .4rem; vertical-align: top; }}
-code {{ font: 12px ui-monospace, monospace; word-break: break-all; }}
+code {{ font: 12px ui-monospace, monospace; word-break: break-all; }} h1 code {{ font-size: 1.3rem; }}
 textarea {{ width: 100%; min-height: 3.5rem; }}
 button {{ font-size: 1rem; padding: .45rem 1.1rem; margin: .6rem .6rem 0 0; cursor: pointer; }}
 .approve {{ background: #1a7f37; color: #fff; border: 0; }} .reject {{ background: #cf222e; color: #fff; border: 0; }}
@@ -359,7 +358,10 @@ def _e(value: Any) -> str:
 
 
 def _verb(item: Mapping[str, Any]) -> str:
-    return VERBS.get(str(item.get("action")), str(item.get("action")))
+    """The action as a verb ("stop"), in the words of the request (request-approval's VERB)."""
+    from tasks.request_approval import VERB
+
+    return VERB.get(str(item.get("action")), str(item.get("action")))
 
 
 def _what(item: Mapping[str, Any]) -> str:

@@ -100,10 +100,6 @@ class ApprovalServer:
         return f"http://{host!s}:{port}"
 
     def start(self) -> ApprovalServer:
-        from tasks.common.handler import tools
-
-        with contextlib.redirect_stdout(self.logs):
-            tools()  # Powertools binds its stream now: the handler's log lines go to `logs`, not the terminal
         if self.world is not None:
             self.world.set_approval_url(self.url + "/approvals")
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
@@ -156,8 +152,8 @@ class ApprovalServer:
 
     # --- requests ---------------------------------------------------------------------------------
     def invoke(self, event: dict[str, Any]) -> dict[str, Any]:
-        """Run the real handler on one proxy event (one at a time)."""
-        with self.lock:
+        """Run the real handler on one proxy event (one at a time; its log lines go to `logs`, as the runtime's do)."""
+        with self.lock, contextlib.redirect_stdout(self.logs):
             return self.handler(event, _Context())
 
     def decide(self, approval_id: str, decision: str, person: str, reason: str | None, source_ip: str | None,
@@ -165,7 +161,7 @@ class ApprovalServer:
         """The terminal's decision, through the same gate as the page; raises what the gate raises."""
         from tasks.common.approval_gate import Person, decide_as
 
-        with self.lock:
+        with self.lock, contextlib.redirect_stdout(self.logs):
             outcome = decide_as(approval_id, decision, Person(person, "local-cli", source_ip, user_agent), self.sfn,
                                 reason=reason)
         return {"status": outcome.status, "approvers": list(outcome.approvers), "approval": outcome.approval}
