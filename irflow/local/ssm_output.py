@@ -7,7 +7,8 @@ knows, prints what that command prints on a compromised host after an SSH (Linux
 drivers, scheduled jobs and the authentication log. Output depends only on the instance (id,
 address, platform), the remote addresses named in its findings and the time, so a run is
 reproducible. A command the agent does not know prints nothing; reading a file it does not
-know fails as `cat` fails. Nothing in the script is ever executed.
+know fails as `cat` fails; a script that downloads or uploads files or runs a downloaded tool
+(memory capture) fails visibly (`NOT_SIMULATED`). Nothing in the script is ever executed.
 """
 
 from __future__ import annotations
@@ -505,7 +506,22 @@ def _run_windows(lines: list[str], host: Host) -> Result:
     return Result("".join(stdout), "", 0, round(seconds, 3))
 
 
+# Transfers and downloaded tools: a simulated instance has no network or binaries of its own.
+NOT_SIMULATED = re.compile(r"\b(curl|wget|Invoke-WebRequest|Invoke-RestMethod|Start-BitsTransfer|avml|winpmem\w*)\b",
+                           re.IGNORECASE)
+
+
 def run(commands: list[str], host: Host) -> Result:
-    """The output the agent reports for `commands` (the document's `commands` parameter)."""
+    """The output the agent reports for `commands` (the document's `commands` parameter).
+
+    A script that transfers files or runs a downloaded tool (a memory capture) cannot run on a
+    simulated instance: it fails at once, exit status 127, saying which program and line, rather
+    than print what a real run would have printed.
+    """
     lines = [line for entry in commands for line in entry.splitlines()]
+    for number, line in enumerate(lines, start=1):
+        found = NOT_SIMULATED.search(line)
+        if found:
+            return Result("", f"line {number}: {found.group(1)}: not available on a simulated instance (the local SSM "
+                              "agent does not transfer files or run downloaded tools)\n", 127, 0.4)
     return _run_windows(lines, host) if host.platform == "Windows" else _run_linux(lines, host)

@@ -54,3 +54,11 @@ def test_windows_cmdlets() -> None:
     for expected in ("== processes", "ProcessName", "3389", "rdp-tcp#3", "SvcUpdateCheck", "4625", "Amazon Elastic Network Adapter"):
         assert expected in text
     assert result.exit_code == 0 and result.seconds > run(["Get-Process"], WINDOWS).seconds
+
+
+def test_transfers_and_downloaded_tools_fail_instead_of_pretending() -> None:
+    for host, script in ((LINUX, ["set -u", "echo start", "curl -fsS -o /tmp/avml 'https://x/y'", "echo done"]),
+                         (WINDOWS, ["Write-Output start", "Invoke-WebRequest -Uri 'https://x/y' -OutFile t.exe"])):
+        result = run(script, host)
+        assert result.exit_code == 127 and result.stdout == ""
+        assert "not available on a simulated instance" in result.stderr and "line " in result.stderr
