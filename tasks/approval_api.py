@@ -306,6 +306,10 @@ def _decide(request: Request, sig: str, sfn: Callable[[], Any]) -> Page:
     except ApprovalAlreadyDecided as error:
         return refusal(409, "Already decided", f"{error}. A decision is taken once.")
     except ApprovalExpired as error:
+        if approval_gate.pending_item(request.approval_id, client("dynamodb")).get("status") != approvals.PENDING:
+            # recorded, but Step Functions no longer waited on the token (the execution ended or timed out)
+            return Page(410, "Too late", _message("refused", f"Your decision is recorded in the incident, but {error}. "
+                                                             "The playbook had already taken its safe path."))
         return refusal(410, "Too late", f"{error}. The playbook has taken its safe path.")
     except ApprovalNotFound:
         return refusal(404, "No such approval", f"irflow has no approval {request.approval_id}.")

@@ -257,3 +257,19 @@ def test_misconfigured_approvers_refuse_everyone(runtime):
     configure_approvers(runtime.aws, {"other-playbook": ["alice@example.com"]})
     before = world_state(runtime)
     _refused(runtime, before, alice.post(gate.link, "approve", csrf=csrf), 403, "not an approver")
+
+
+def test_a_decision_for_an_execution_that_stopped_waiting_is_recorded_and_says_nothing_resumed(runtime):
+    gate = Gate(runtime)
+    alice = Browser.cognito(_handler(runtime), "alice@example.com")
+    alice.get(gate.link)
+    runtime.engine.stop_execution(executionArn=gate.execution, error="Operator", cause="stopped by hand")
+    response = alice.post(gate.link, "approve")
+    shown = text_of(response)
+    assert response["statusCode"] == 410
+    assert "Your decision is recorded in the incident, but approval" in shown
+    assert "the execution no longer waits (TaskTimedOut" in shown and "Nothing was changed." not in shown
+    from tasks.common import approvals
+
+    assert approvals.get(gate.approval_id)["status"] == "approved"
+    assert gate.status() == "ABORTED"
