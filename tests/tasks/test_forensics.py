@@ -191,9 +191,10 @@ def test_memory_capture_hands_the_instance_urls_not_credentials(world: World, es
     import os
     assert os.environ["AWS_SECRET_ACCESS_KEY"] not in script
     assert web.id not in script and incident.finding_id not in script
-    # The local agent does not run AVML, so no image arrives: the poll says so instead of pretending.
+    # The local agent cannot download or run AVML: the capture fails visibly and no image is recorded.
     result, _ = poll_until_done(incident, sent, clock)
-    assert result["status"] == "Failed" and "no memory image arrived" in result["reason"]
+    assert result["status"] == "Failed" and result["reason"]
+    assert not any("/memory/" in e["uri"] for e in incidents.load_incident(incident.incident_id)["evidence"])
 
 
 def test_a_memory_image_is_hashed_and_checked_against_the_instance_digest(world: World, estate: Estate) -> None:
@@ -210,6 +211,9 @@ def test_a_memory_image_is_hashed_and_checked_against_the_instance_digest(world:
     assert {"uri": entry["uri"], "sha256": digest} in incidents.load_incident(incident.incident_id)["evidence"]
     entry, problem = poll_command._check_image(incident.incident_id, command, "irflow-image-sha256 " + "1" * 64, None)
     assert entry is None and "differs" in (problem or "")
+    missing = command.model_copy(update={"image_key": key.replace("memory-test", "memory-never-uploaded")})
+    entry, problem = poll_command._check_image(incident.incident_id, missing, "", None)
+    assert entry is None and "the command succeeded but no memory image arrived" in (problem or "")
 
 
 def test_memory_not_requested_is_skipped_and_recorded(world: World, estate: Estate) -> None:
