@@ -17,6 +17,7 @@ when every execution SUCCEEDED, 1 when one did not, 2 when the scenario or an ev
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -249,7 +250,9 @@ class Timeline:
             for item in page.get("Contents", []):
                 if item["Key"] not in self.evidence_seen:
                     self.evidence_seen.add(item["Key"])
-                    found.append(f"evidence: {item['Key']} ({item['Size'] / 1024:.1f} KB)")
+                    short = re.sub(r"^incidents/[^/]+/", "", item["Key"])  # the incident is in the summary
+                    short = re.sub(r"/([0-9a-f]{8})[0-9a-f-]{28}/", r"/\1…/", short)  # SSM command ids
+                    found.append(f"evidence {short} ({item['Size'] / 1024:.1f} KB)")
         return found
 
 
