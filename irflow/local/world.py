@@ -52,7 +52,6 @@ class Central:
     evidence_bucket: str
     incidents_table: str
     topic_arn: str
-    notifications_queue_url: str
     external_id: str
     member_role_name: str
     approval_key_secret_arn: str = ""
@@ -79,6 +78,7 @@ class World:
         self.central: Central | None = None
         self.calls: list[tuple[str, str]] = []  # (service, operation) of every AWS request, in order
         self.notified: list[dict[str, Any]] = []  # every notification drained so far, in order
+        self._published: list[dict[str, Any]] = []  # published to the topic, not yet drained
 
     # --- lifecycle ------------------------------------------------------------------------
     def __enter__(self) -> World:
@@ -224,20 +224,37 @@ class World:
             BillingMode="PAY_PER_REQUEST",
         )
         topic_arn = self.client("sns").create_topic(Name="irflow-notifications")["TopicArn"]
-        # A queue on the topic lets the local runtime show each notification as it is sent.
-        sqs = self.client("sqs")
-        queue_url = sqs.create_queue(QueueName="irflow-notifications-local")["QueueUrl"]
-        queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        self.client("sns").subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn,
-                                     Attributes={"RawMessageDelivery": "false"})
+        self._listen(topic_arn)
         # Approvals: the HMAC key that signs approval links, and who may decide ("{}": nobody, as deployed).
         key_arn = self.client("secretsmanager").create_secret(
             Name=APPROVAL_KEY_SECRET, SecretString=secrets.token_urlsafe(48),
             Description="HMAC key that signs approval links.")["ARN"]
         self.client("ssm").put_parameter(Name=APPROVERS_PARAMETER, Type="String", Value="{}",
                                          Description="Who may decide approvals, per playbook.")
-        return Central(account, region, bucket, table, topic_arn, queue_url, self.external_id, MEMBER_ROLE_NAME,
+        return Central(account, region, bucket, table, topic_arn, self.external_id, MEMBER_ROLE_NAME,
                        approval_key_secret_arn=key_arn, approvers_parameter=APPROVERS_PARAMETER)
+
+    def _listen(self, topic_arn: str) -> None:
+        """Keep every message published to the topic, as a subscriber receives it (`drain_notifications`).
+
+        (An SQS subscription would do the same, but moto signs each delivery with a freshly made
+        2048-bit RSA key: a tenth of a second per process for nothing the runtime reads.)
+        """
+        from moto.sns.models import Topic
+
+        pending = self._published
+
+        def listening(original: Callable[..., Any]) -> Callable[..., Any]:
+            def publish(topic: Any, message: str, subject: str | None = None,
+                        message_attributes: dict[str, Any] | None = None, *args: Any, **kwargs: Any) -> Any:
+                message_id = original(topic, message, subject, message_attributes, *args, **kwargs)
+                if topic.arn == topic_arn:
+                    pending.append({"subject": subject, "message": message, "attributes": message_attributes or {}})
+                return message_id
+
+            return publish
+
+        self._patches.wrap(Topic, "publish", listening)
 
     def set_approval_url(self, url: str | None) -> None:
         """Where approval links point (a local approval server, once it listens); None: no links."""
@@ -272,25 +289,14 @@ class World:
 
     # --- notifications -------------------------------------------------------------------------
     def drain_notifications(self) -> list[dict[str, Any]]:
-        """SNS messages published since the last call: [{"subject", "message", "attributes"}].
+        """Messages published to the topic since the last call: [{"subject", "message", "attributes"}].
 
         Each is also kept in `notified`, the whole story of what was sent.
         """
-        assert self.central is not None
-        sqs = self.client("sqs")
-        out: list[dict[str, Any]] = []
-        while True:
-            batch = sqs.receive_message(QueueUrl=self.central.notifications_queue_url, MaxNumberOfMessages=10)
-            messages = batch.get("Messages", [])
-            if not messages:
-                self.notified.extend(out)
-                return out
-            for message in messages:
-                envelope = json.loads(message["Body"])
-                out.append({"subject": envelope.get("Subject"), "message": envelope.get("Message", ""),
-                            "attributes": envelope.get("MessageAttributes", {})})
-                sqs.delete_message(QueueUrl=self.central.notifications_queue_url,
-                                   ReceiptHandle=message["ReceiptHandle"])
+        out = list(self._published)
+        self._published.clear()
+        self.notified.extend(out)
+        return out
 
     # --- for the simulated agent ---------------------------------------------------------------
     def _write_object(self, account: str, bucket: str, key: str, body: bytes) -> None:
