@@ -448,7 +448,7 @@ class Engine:
                 self.scheduler.run(fire_deadlines=True, until=self.clock.seconds())
                 due = self.scheduler.next_due()
                 wait = None if due is None else max(0.0, due - self.clock.seconds())
-                self.scheduler.wakeup.wait(timeout=wait if wait is None else min(wait, 1.0))
+                self.scheduler.wakeup.wait(timeout=None if wait is None else min(self.clock.wall_seconds(wait), 1.0))
 
     def close(self) -> None:
         self._closed = True

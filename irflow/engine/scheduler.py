@@ -96,6 +96,10 @@ class Clock:
     def seconds(self) -> float:
         raise NotImplementedError
 
+    def wall_seconds(self, seconds: float) -> float:
+        """How many real seconds `seconds` of this clock last (the real-time loop sleeps that long)."""
+        return seconds
+
 
 class VirtualClock(Clock):
     """Simulated time: starts at `start` and moves only when the scheduler jumps to a timer."""
@@ -117,14 +121,21 @@ class VirtualClock(Clock):
 
 
 class RealClock(Clock):
-    """Wall-clock time, for a person following along (the console)."""
+    """Wall-clock time, for a person following along (the console).
 
-    def __init__(self) -> None:
+    `speed` above 1 runs time that many times faster from now on (a demo, a browser test):
+    a playbook's minutes pass in seconds, with every timestamp still consistent.
+    """
+
+    def __init__(self, speed: float = 1.0) -> None:
+        if speed <= 0:
+            raise ValueError("speed must be positive")
+        self.speed = speed
         self._t0 = time.monotonic()
         self._epoch = datetime.now(UTC)
 
     def seconds(self) -> float:
-        return time.monotonic() - self._t0
+        return (time.monotonic() - self._t0) * self.speed
 
     def now(self) -> datetime:
         return self._epoch + timedelta(seconds=self.seconds())
@@ -132,7 +143,10 @@ class RealClock(Clock):
     def advance_to(self, when: float) -> None:
         delay = when - self.seconds()
         if delay > 0:
-            time.sleep(delay)
+            time.sleep(delay / self.speed)
+
+    def wall_seconds(self, seconds: float) -> float:
+        return seconds / self.speed
 
 
 @dataclass(order=True)

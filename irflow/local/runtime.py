@@ -27,11 +27,14 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .events import Delivery, EventRouter
 from .playbooks import Playbook, PlaybookError, load_all
 from .world import DEFAULT_REGION, DEFAULT_SECURITY_ACCOUNT, World
+
+if TYPE_CHECKING:
+    from irflow.engine.scheduler import Clock
 
 BASE_SECONDS = 0.045
 COLD_START_SECONDS = 0.9
@@ -77,7 +80,7 @@ class Runtime:
 
     security_account: str = DEFAULT_SECURITY_ACCOUNT
     region: str = DEFAULT_REGION
-    clock: str = "virtual"
+    clock: str | Clock = "virtual"  # "virtual", "real", or a clock (a faster real clock for demos)
     start_time: datetime | None = None
     workflows_dir: Path = REPO / "workflows"
     tasks: Mapping[str, TaskLike] | None = None

@@ -1,0 +1,8 @@
+"""`irflow console`: a web console over the local runtime (or a deployment) for people following an incident.
+
+`source` reads executions, incidents and approvals through the Step Functions API (the local
+engine, or boto3) and the incidents table; `views` renders them as HTML; `graphs` draws a
+playbook's state graph with each state's status; `templates` offers findings to start a playbook
+by hand; `server` is the HTTP front (sign-in, CSRF, polling); `app` wires it to the local runtime
+and its approval server, or to a deployment.
+"""
