@@ -82,6 +82,8 @@ def _machine(machine: Any, where: str, top: bool = False, language: str = "JSONP
         if language not in ("JSONPath", "JSONata"):
             yield _schema("QueryLanguage must be JSONPath or JSONata", f"{where}/QueryLanguage")
             return
+        if "Version" in machine and machine["Version"] != "1.0":
+            yield _schema("Version must be \"1.0\"", f"{where}/Version")
         timeout = machine.get("TimeoutSeconds")
         if timeout is not None and (not isinstance(timeout, int) or isinstance(timeout, bool) or timeout <= 0):
             yield _schema("TimeoutSeconds must be a positive integer", f"{where}/TimeoutSeconds")
@@ -218,6 +220,9 @@ def _literals(state: Mapping[str, Any], where: str, language: str) -> Iterator[s
             yield _schema(f"{key} must be an integer", f"{where}/{key}")
         elif value < (1 if key in positive else 0):
             yield _schema(f"{key} must be {'positive' if key in positive else 'zero or more'}", f"{where}/{key}")
+    timeout, heartbeat = state.get("TimeoutSeconds"), state.get("HeartbeatSeconds")
+    if isinstance(timeout, int) and isinstance(heartbeat, int) and not isinstance(heartbeat, bool) and heartbeat >= timeout:
+        yield _schema("HeartbeatSeconds must be smaller than TimeoutSeconds", f"{where}/HeartbeatSeconds")
     pct = state.get("ToleratedFailurePercentage")
     if "ToleratedFailurePercentage" in state and not (language == "JSONata" and is_expression(pct)) and (
             isinstance(pct, bool) or not isinstance(pct, int | float) or not 0 <= pct <= 100):
@@ -355,20 +360,24 @@ def _choices(state: Mapping[str, Any], where: str, states: Mapping[str, Any], la
             yield from _template(rule["Assign"], f"{at}/Assign")
 
 
-def _rule(rule: Any, where: str) -> Iterator[str]:
+def _rule(rule: Any, where: str, nested: bool = False) -> Iterator[str]:
     if not isinstance(rule, dict):
         yield _schema("A choice rule must be an object", where)
         return
+    if nested:
+        for key in ("Next", "Assign", "Output"):
+            if key in rule:
+                yield _schema(f"A nested choice rule cannot have {key}", f"{where}/{key}")
     for combinator in ("And", "Or"):
         if combinator in rule:
             if not isinstance(rule[combinator], list) or not rule[combinator]:
                 yield _schema(f"{combinator} must be a non-empty array", f"{where}/{combinator}")
                 return
             for i, sub in enumerate(rule[combinator]):
-                yield from _rule(sub, f"{where}/{combinator}[{i}]")
+                yield from _rule(sub, f"{where}/{combinator}[{i}]", nested=True)
             return
     if "Not" in rule:
-        yield from _rule(rule["Not"], f"{where}/Not")
+        yield from _rule(rule["Not"], f"{where}/Not", nested=True)
         return
     if "Variable" not in rule:
         yield _schema("A choice rule needs Variable (or And / Or / Not)", where)
@@ -421,6 +430,11 @@ def _error_rule(rule: Any, where: str, states: Mapping[str, Any], is_catch: bool
     if not isinstance(rule, dict):
         yield _schema("Expected an object", where)
         return
+    allowed = {"ErrorEquals", "Next", "ResultPath", "Assign", "Output", "Comment"} if is_catch else {
+        "ErrorEquals", "IntervalSeconds", "MaxAttempts", "BackoffRate", "MaxDelaySeconds", "JitterStrategy", "Comment"}
+    for key in rule:
+        if key not in allowed:
+            yield _schema(f"Field '{key}' is not supported in a {'catcher' if is_catch else 'retrier'}", f"{where}/{key}")
     errors = rule.get("ErrorEquals")
     if not isinstance(errors, list) or not errors or not all(isinstance(e, str) for e in errors):
         yield _schema("ErrorEquals must be a non-empty array of strings", f"{where}/ErrorEquals")

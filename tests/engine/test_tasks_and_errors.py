@@ -333,3 +333,19 @@ def test_literal_fields_are_checked(state: dict[str, Any], fragment: str) -> Non
     with pytest.raises(DefinitionError) as refused:
         Engine().create_state_machine(name="bad", definition=json.dumps(definition))
     assert fragment in refused.value.message
+
+
+@pytest.mark.parametrize("definition, fragment", [
+    ({"StartAt": "C", "States": {"C": {"Type": "Choice", "Choices": [
+        {"And": [{"Variable": "$.a", "IsPresent": True, "Next": "D"}], "Next": "D"}]}, "D": {"Type": "Succeed"}}},
+     "nested choice rule cannot have Next"),
+    ({"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": FN + "f", "End": True,
+                                       "Retry": [{"ErrorEquals": ["X"], "Extra": 1}]}}}, "Field 'Extra'"),
+    ({"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": FN + "f", "End": True,
+                                       "TimeoutSeconds": 10, "HeartbeatSeconds": 10}}}, "HeartbeatSeconds must be smaller"),
+    ({"Version": "2.0", "StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}, "Version"),
+])
+def test_structure_aws_refuses(definition: dict[str, Any], fragment: str) -> None:
+    with pytest.raises(DefinitionError) as refused:
+        Engine().create_state_machine(name="bad", definition=json.dumps(definition))
+    assert fragment in refused.value.message
