@@ -235,10 +235,11 @@ class World:
                        approval_key_secret_arn=key_arn, approvers_parameter=APPROVERS_PARAMETER)
 
     def _listen(self, topic_arn: str) -> None:
-        """Keep every message published to the topic, as a subscriber receives it (`drain_notifications`).
+        """Keep every message published to the topic as an SQS subscriber receives it (`drain_notifications`).
 
-        (An SQS subscription would do the same, but moto signs each delivery with a freshly made
-        2048-bit RSA key: a tenth of a second per process for nothing the runtime reads.)
+        With `MessageStructure=json` a subscriber gets its protocol's text (`sqs`, else `default`).
+        (A real SQS subscription would do the same, but moto signs each delivery with a freshly
+        made 2048-bit RSA key: a tenth of a second per process for nothing the runtime reads.)
         """
         from moto.sns.models import Topic
 
@@ -246,9 +247,12 @@ class World:
 
         def listening(original: Callable[..., Any]) -> Callable[..., Any]:
             def publish(topic: Any, message: str, subject: str | None = None,
-                        message_attributes: dict[str, Any] | None = None, *args: Any, **kwargs: Any) -> Any:
-                message_id = original(topic, message, subject, message_attributes, *args, **kwargs)
+                        message_attributes: dict[str, Any] | None = None, **kwargs: Any) -> Any:
+                message_id = original(topic, message, subject=subject, message_attributes=message_attributes, **kwargs)
                 if topic.arn == topic_arn:
+                    if kwargs.get("message_structure") == "json":
+                        texts = json.loads(message)
+                        message = texts.get("sqs", texts["default"])
                     pending.append({"subject": subject, "message": message, "attributes": message_attributes or {}})
                 return message_id
 

@@ -66,3 +66,11 @@ def test_closing_restores_the_environment() -> None:
     with World():
         assert os.environ["IRFLOW_EVIDENCE_BUCKET"]
     assert {k: os.environ.get(k) for k in before} == before
+
+
+def test_structured_notifications_read_as_an_sqs_subscriber_reads_them(world: World) -> None:
+    boto3.client("sns").publish(TopicArn=world.central.topic_arn, Subject="s", MessageStructure="json",
+                                Message=json.dumps({"default": "plain", "email": "mail", "sqs": "queue"}))
+    boto3.client("sns").publish(TopicArn=world.central.topic_arn, Subject="t", MessageStructure="json",
+                                Message=json.dumps({"default": "plain", "email": "mail"}))
+    assert [n["message"] for n in world.drain_notifications()] == ["queue", "plain"]
