@@ -343,6 +343,49 @@ def section_conformance(bench: Bench) -> Row:
     )
 
 
+HEADLINE_SCENARIO = "scenarios/ssh-brute-force.yaml"
+
+
+def section_simulate_headline(bench: Bench) -> Row:
+    """`irflow simulate` of the headline scenario as a whole process: what `make run` costs."""
+    import subprocess
+
+    command = [sys.executable, "-m", "irflow.cli", "simulate", HEADLINE_SCENARIO, "--json"]
+
+    def once() -> None:
+        subprocess.run(command, check=True, capture_output=True)
+
+    seconds = median_seconds(once, warmup=1, repeat=3)
+    return Row("irflow simulate (headline scenario), whole process", "s", seconds,
+               target="< 2 s", met=seconds < 2.0, note=" ".join(command[2:]))
+
+
+def _import_seconds(module: str) -> float:
+    """Cumulative import time of `module` in a fresh interpreter, from `python -X importtime`."""
+    import subprocess
+
+    done = subprocess.run([sys.executable, "-X", "importtime", "-c", f"import {module}"],
+                          check=True, capture_output=True, text=True)
+    for line in reversed(done.stderr.splitlines()):
+        parts = [p.strip() for p in line.split("|")]
+        if len(parts) == 3 and parts[2] == module:
+            return int(parts[1]) / 1e6
+    raise RuntimeError(f"no importtime line for {module}")
+
+
+def section_task_imports(bench: Bench) -> Row:
+    """Import time of every task handler module: the Lambda cold start before the handler runs."""
+    from tasks.registry import all_tasks
+
+    timings = {spec.module: statistics.median(_import_seconds(spec.module) for _ in range(3))
+               for spec in all_tasks().values()}
+    slowest = max(timings, key=lambda m: timings[m])
+    worst = timings[slowest]
+    listing = ", ".join(f"{m.split('.')[-1]} {t * 1e3:.0f}" for m, t in sorted(timings.items()))
+    return Row(f"Task module import, slowest of {len(timings)} ({slowest})", "ms", worst * 1e3,
+               target="< 300 ms each", met=worst < 0.3, note=f"ms per module: {listing}")
+
+
 @dataclass(frozen=True)
 class Section:
     name: str
@@ -354,6 +397,8 @@ SECTIONS: list[Section] = [
     Section("two-lambdas", section_two_lambdas),
     Section("inline-map", section_inline_map),
     Section("conformance", section_conformance),
+    Section("simulate-headline", section_simulate_headline),
+    Section("task-imports", section_task_imports),
 ]
 
 
