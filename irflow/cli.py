@@ -56,6 +56,7 @@ def parser() -> argparse.ArgumentParser:
 
     from irflow import approvals
     from irflow.authoring import graph, lint, scaffold, scenarios
+    from irflow.console import cli as console
     from irflow.deploy import cli as deploy
 
     lint.register(commands)
@@ -64,6 +65,7 @@ def parser() -> argparse.ArgumentParser:
     scaffold.register(commands)
     deploy.register(commands)
     approvals.register(commands)
+    console.register(commands)
     return top
 
 

@@ -9,6 +9,7 @@ and released at the element's centre) and takes screenshots.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import select
@@ -127,10 +128,8 @@ class Browser:
             self.process.wait(timeout=10)
         finally:
             for fd in (self._to_browser, self._from_browser):
-                try:
+                with contextlib.suppress(OSError):
                     os.close(fd)
-                except OSError:
-                    pass
             shutil.rmtree(self.profile, ignore_errors=True)
 
 
