@@ -50,9 +50,10 @@ def compose(data: NotifyInput, record: dict[str, Any] | None) -> tuple[str, str]
     """(subject, body) for the notification."""
     i = data.incident
     status = (record or {}).get("status", "open")
-    values = {"band": i.severity_band.upper(), "type": i.finding_type, "instance": i.instance_id,
+    values = {"band": i.severity_band.upper(), "type": i.finding_type, "instance": i.target,
               "status": status, "account": i.account_id}
     headline, opening = HEADLINES[data.kind]
+    headline = data.headline or headline
     lines = [opening]
     if data.note:
         lines.append(data.note)
@@ -63,7 +64,7 @@ def compose(data: NotifyInput, record: dict[str, Any] | None) -> tuple[str, str]
         lines += report.plain_summary(record)
     else:
         lines += [f"Incident {i.incident_id}", f"Finding: {i.finding_type} (severity {i.severity:g})",
-                  f"Resource: {i.instance_id} in {i.account_id} {i.region}"]
+                  f"Resource: {i.resource_type} {i.target} in {i.account_id} {i.region}"]
     if data.kind in ("escalation", "access-denied", "failure"):
         lines += ["", f"See the incident with: irflow incident {i.incident_id}"]
     return f"[irflow] {headline.format(**values)} ({i.incident_id})", "\n".join(lines)

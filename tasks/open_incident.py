@@ -23,7 +23,7 @@ from typing import Any
 
 from tasks.common import incidents
 from tasks.common.handler import task_handler
-from tasks.common.models import OpenIncidentInput
+from tasks.common.models import OpenIncidentInput, Policy
 from tasks.registry import TaskSpec
 
 TASK = TaskSpec.declare(
@@ -34,7 +34,8 @@ TASK = TaskSpec.declare(
 
 def open_incident(data: OpenIncidentInput, ddb: Any = None) -> dict[str, Any]:
     """{"joined": bool, "status": str, "count": int} for the incident."""
-    return incidents.open_incident(data.incident.model_dump(), data.policy.model_dump(), data.execution_arn, ddb)
+    policy = data.policy.model_dump() if isinstance(data.policy, Policy) else data.policy
+    return incidents.open_incident(data.incident.model_dump(), policy, data.execution_arn, ddb)
 
 
 def run(data: OpenIncidentInput) -> dict[str, Any]:

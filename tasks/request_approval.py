@@ -23,8 +23,9 @@ from __future__ import annotations
 from typing import Any
 
 from tasks.common import approval_links, approvals, incidents, notifications, report
+from tasks.common.errors import InvalidInput
 from tasks.common.handler import task_handler
-from tasks.common.models import AWAITING_APPROVAL, IncidentRef, RequestApprovalInput
+from tasks.common.models import AWAITING_APPROVAL, Incident, RequestApprovalInput
 from tasks.registry import TaskSpec
 
 TASK = TaskSpec.declare(
@@ -42,39 +43,44 @@ WHAT = {
 VERB = {"isolate-instance": "isolate", "remediate-instance": "stop"}
 
 
-def why(incident: IncidentRef) -> str:
-    return (f"GuardDuty reported {incident.finding_type} (severity {incident.severity:g}, {incident.severity_band})"
+def why(incident: Incident) -> str:
+    return (f"{incident.source} reported {incident.finding_type} (severity {incident.severity:g}, {incident.severity_band})"
             + (f": {incident.title}" if incident.title else ""))
 
 
 def request(data: RequestApprovalInput, ddb: Any = None, sns: Any = None) -> dict[str, Any]:
     """Store the pending approval and tell people what they are asked to approve."""
     incident = data.incident
-    target = incident.instance_id
+    target = incident.target
+    if data.action not in WHAT and not data.what:
+        raise InvalidInput(f"request-approval: say what {data.action} will do (`what`); it describes only "
+                           f"{', '.join(WHAT)} itself")
     reason = data.reason or why(incident)
     approval = approvals.create(incident.incident_id, data.approval_id, data.action, target, reason, data.task_token,
                                 data.timeout_seconds, ddb=ddb)
     incidents.set_status(incident.incident_id, AWAITING_APPROVAL, ddb=ddb)
-    what = WHAT[data.action].format(target=target, incident=incident.incident_id)
+    what = data.what or WHAT[data.action].format(target=target, incident=incident.incident_id)
+    verb = VERB.get(data.action, data.action.replace("-", " "))
     lines = [
         f"irflow asks for approval to {what}.",
         "",
         f"What happened: {reason}.",
-        f"To what: instance {target} in account {incident.account_id}, {incident.region}",
+        f"To what: {'instance' if incident.resource_type == 'ec2-instance' else incident.resource_type} {target} "
+        f"in account {incident.account_id}, {incident.region}",
         f"Approval id: {data.approval_id}",
         f"Expires: {approval['expires_at']} (if nobody decides, nothing destructive is done and the incident is "
         "escalated as awaiting-human)",
     ]
     # what irflow did so far and the evidence it holds (set_status above proved the incident exists)
     lines += ["", *report.plain_summary(incidents.load_incident(incident.incident_id, ddb))]
-    notifications.publish(f"[irflow] Approval needed: {VERB[data.action]} {target} ({incident.incident_id})",
+    notifications.publish(f"[irflow] Approval needed: {verb} {target} ({incident.incident_id})",
                           "\n".join(lines), {"incident_id": incident.incident_id, "kind": "approval-request",
                                               "severity_band": incident.severity_band}, sns=sns,
                           link=approval_links.link(data.approval_id, approval["expires_at"]),
                           next_steps=[f"from a terminal: irflow approve {data.approval_id}",
                                       f"or: irflow reject {data.approval_id} --reason \"...\""])
     incidents.add_timeline(incident.incident_id, "request-approval",
-                           f"approval {data.approval_id} requested to {VERB[data.action]} {target}; expires "
+                           f"approval {data.approval_id} requested to {verb} {target}; expires "
                            f"{approval['expires_at']}", ddb=ddb)
     return {"approval_id": data.approval_id, "expires_at": approval["expires_at"]}
 

@@ -119,7 +119,9 @@ def open_incident(incident: dict[str, Any], policy: dict[str, Any], execution_ar
         "finding_type": incident["finding_type"], "title": incident.get("title"),
         "severity": incident["severity"], "severity_band": incident["severity_band"],
         "account_id": incident["account_id"], "region": incident["region"],
-        "resource": {"type": "ec2-instance", "id": incident["instance_id"]},
+        "resource": {"type": incident.get("resource_type") or "ec2-instance",
+                     "id": incident.get("resource_id") or incident["instance_id"]},
+        "source": incident.get("source") or "GuardDuty",
         "count": incident.get("count", 1), "remote_ips": incident.get("remote_ips") or None,
         "policy": policy, "opened_by": execution_arn, "executions": [execution_arn] if execution_arn else None,
         "created_at": now, "updated_at": now,
@@ -136,8 +138,8 @@ def open_incident(incident: dict[str, Any], policy: dict[str, Any], execution_ar
             return {"joined": False, "status": "open", "count": incident.get("count", 1)}
         return _join(incident, execution_arn, ddb)
     add_timeline(incident_id, "open-incident",
-                 f"Incident opened from GuardDuty finding {incident['finding_type']} "
-                 f"(severity {incident['severity']}) on {incident['instance_id']} in {incident['account_id']}",
+                 f"Incident opened from {meta['source']} finding {incident['finding_type']} "
+                 f"(severity {incident['severity']}) on {meta['resource']['id']} in {incident['account_id']}",
                  ddb=ddb)
     return {"joined": False, "status": "open", "count": incident.get("count", 1)}
 
@@ -158,7 +160,8 @@ def _take_over(incident: dict[str, Any], execution_arn: str | None, ddb: Any) ->
         if error_code(error) == "ConditionalCheckFailedException":
             return False
         raise
-    add_timeline(incident_id, "open-incident", "GuardDuty re-sent the finding after a failed response: responding again",
+    add_timeline(incident_id, "open-incident",
+                 f"{incident.get('source') or 'GuardDuty'} re-sent the finding after a failed response: responding again",
                  ddb=ddb)
     return True
 
@@ -179,7 +182,8 @@ def _join(incident: dict[str, Any], execution_arn: str | None, ddb: Any) -> dict
                              ReturnValues="ALL_NEW")
     item = from_ddb(result["Attributes"])
     add_timeline(incident_id, "open-incident",
-                 f"GuardDuty re-sent the finding (count {incident.get('count', 1)}); joined the open incident",
+                 f"{incident.get('source') or 'GuardDuty'} re-sent the finding (count {incident.get('count', 1)}); "
+                 "joined the open incident",
                  ddb=ddb)
     return {"joined": True, "status": item.get("status", "open"), "count": item.get("count", 1)}
 
@@ -309,6 +313,7 @@ def load_incident(incident_id: str, ddb: Any = None) -> dict[str, Any]:
         "account_id": meta.get("account_id"),
         "region": meta.get("region"),
         "resource": meta.get("resource"),
+        "source": meta.get("source", "GuardDuty"),
         "count": meta.get("count", 1),
         "created_at": meta.get("created_at"),
         "updated_at": meta.get("updated_at"),

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 AccountId = Annotated[str, Field(pattern=r"^\d{12}$")]
 Region = Annotated[str, Field(pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")]
@@ -148,8 +148,15 @@ def incident_id_for(account_id: str, region: str, finding_id: str) -> str:
 # --- the incident as it flows through a playbook ---------------------------------------------------
 
 
-class IncidentRef(Strict):
-    """What every task is told about the incident: who, what, where, how bad."""
+class Incident(Strict):
+    """What every task is told about the incident: who, what, where, how bad, and about which resource.
+
+    `source` names who reported it (GuardDuty, a CloudWatch alarm, a log detection...);
+    `resource_type`/`resource_id` name the affected resource (scenario resource kinds:
+    ec2-instance, iam-user, s3-bucket, waf-web-acl...). An EC2 incident gives `instance_id` and
+    may leave `resource_id` out. The tasks every playbook shares (open-incident, notify, record,
+    request-approval) take this; tasks that act on an instance take `IncidentRef`.
+    """
 
     incident_id: IncidentId
     finding_id: str
@@ -160,13 +167,33 @@ class IncidentRef(Strict):
     severity_band: SeverityBand
     account_id: AccountId
     region: Region
-    instance_id: InstanceId
+    source: str = "GuardDuty"
+    resource_type: str = "ec2-instance"
+    resource_id: str | None = None
+    instance_id: InstanceId | None = None
     resource_role: str | None = None
     first_seen: str | None = None
     last_seen: str | None = None
     count: int = 1
     remote_ips: list[str] = []
     domains: list[str] = []
+
+    @model_validator(mode="after")
+    def _names_a_resource(self) -> Incident:
+        if not (self.resource_id or self.instance_id):
+            raise ValueError("an incident names its resource: resource_id (or instance_id for an EC2 instance)")
+        return self
+
+    @property
+    def target(self) -> str:
+        """The affected resource's id."""
+        return str(self.resource_id or self.instance_id)
+
+
+class IncidentRef(Incident):
+    """An incident about an EC2 instance (what the ec2-compromise tasks act on)."""
+
+    instance_id: InstanceId
 
 
 class Policy(Strict):
@@ -257,8 +284,9 @@ class IncidentInput(Strict):
 
 
 class OpenIncidentInput(Strict):
-    incident: IncidentRef
-    policy: Policy = Policy()
+    incident: Incident
+    # ec2-compromise's policy, or another playbook's own (kept on the incident as given)
+    policy: Annotated[Policy | dict[str, Any], Field(union_mode="left_to_right")] = Policy()
     execution_arn: str | None = None
 
 
@@ -295,12 +323,13 @@ class PollCommandInput(Strict):
 
 
 class RequestApprovalInput(Strict):
-    incident: IncidentRef
+    incident: Incident
     approval_id: ApprovalId
-    action: Literal["isolate-instance", "remediate-instance"]
+    action: Annotated[str, Field(pattern=r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")]  # the task that runs once approved
     task_token: Annotated[str, Field(min_length=1, max_length=4096)]
     timeout_seconds: Annotated[int, Field(ge=60, le=7 * 24 * 3600)] = 3600
     reason: str | None = None
+    what: str | None = None  # what will be done, for actions request-approval does not describe itself
 
 
 class Decision(Lenient):
@@ -322,16 +351,17 @@ NotifyKind = Literal["summary", "access-denied", "escalation", "contained", "rem
 
 
 class NotifyInput(Strict):
-    incident: IncidentRef
+    incident: Incident
     kind: NotifyKind
     failure: Failure | None = None
     note: str | None = None
+    headline: str | None = None  # the subject, when the kind's standard headline does not fit the playbook
 
 
 class RecordInput(Strict):
     """One entry for the incident record: a timeline line, maybe a failure, a status, the report."""
 
-    incident: IncidentRef | None = None
+    incident: Incident | None = None
     step: str
     message: str
     status: IncidentStatus | None = None

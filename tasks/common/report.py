@@ -34,12 +34,12 @@ def markdown(incident: dict[str, Any]) -> str:
         "",
         f"- **Status:** {incident.get('status')}",
         f"- **Finding:** {incident.get('finding_type')} (severity {incident.get('severity')}, "
-        f"{incident.get('severity_band')}), GuardDuty finding `{incident.get('finding_id')}`",
+        f"{incident.get('severity_band')}), {incident.get('source', 'GuardDuty')} finding `{incident.get('finding_id')}`",
         f"- **Title:** {incident.get('title') or ''}",
         f"- **Resource:** {resource.get('type')} `{resource.get('id')}` in account {incident.get('account_id')}, "
         f"{incident.get('region')}",
         f"- **Opened:** {incident.get('created_at')}; **last update:** {incident.get('updated_at')}",
-        f"- **Times GuardDuty reported it:** {incident.get('count', 1)}",
+        f"- **Times {incident.get('source', 'GuardDuty')} reported it:** {incident.get('count', 1)}",
         "",
         "## Timeline",
         "",
