@@ -256,12 +256,18 @@ class LocalConsole:
         cookies: list[tuple[str, str]] = []
         nonce = request.cookies.get(COOKIE_HTTP)
         cards = []
-        for approval in self.source.pending_approvals():
+        pending = self.source.pending_approvals()
+        waiting = self._waiting_incidents() if pending else set()
+        for approval in pending:
             what = WHAT.get(str(approval["action"]), "{action} {target}").format(
                 target=approval["target"], incident=approval["incident_id"], action=approval["action"])
             link = self.source.approval_link(approval)
             if link is None:
                 cards.append(views.ApprovalCard(approval, what, note="No approval API is listening."))
+                continue
+            if approval["incident_id"] not in waiting:
+                cards.append(views.ApprovalCard(approval, what, note="The playbook is still handing this request "
+                                                                     "over; Approve and Reject appear in a moment."))
                 continue
             parts = urlsplit(link)
             signature = parse_qs(parts.query).get("sig", [""])[0]
@@ -274,6 +280,18 @@ class LocalConsole:
                 token = approval_links.csrf_token(str(approval["approval_id"]), signature, nonce, request.person)
             cards.append(views.ApprovalCard(approval, what, f"{parts.path}?{parts.query}", token))
         return cards, cookies
+
+    def _waiting_incidents(self) -> set[str]:
+        """Incidents with an execution waiting on a person now: only then can a decision resume it
+        (the approval is stored while request-approval still runs, before its task token is awaited)."""
+        assert self.source is not None
+        found = set()
+        for listed in self.source.executions():
+            if listed.waiting:
+                execution = self.source.execution(listed.playbook, listed.name)
+                if execution is not None and execution.incident_id:
+                    found.add(execution.incident_id)
+        return found
 
     def _execution(self, request: Request, playbook: str, name: str) -> Response:
         assert self.source is not None
@@ -289,7 +307,12 @@ class LocalConsole:
             svg = self.graphs.marked(playbook, execution.state_status())
         except GraphUnavailable as error:
             note = str(error)
-        return Response.html(views.execution_page(frame, execution, svg, note, order))
+        cards: list[views.ApprovalCard] = []
+        cookies: list[tuple[str, str]] = []
+        if execution.waiting and execution.incident_id:
+            cards, cookies = self._cards(request)
+            cards = [c for c in cards if c.approval.get("incident_id") == execution.incident_id]
+        return Response.html(views.execution_page(frame, execution, svg, note, order, cards), headers=cookies)
 
     def _incident(self, request: Request, incident_id: str) -> Response:
         assert self.source is not None

@@ -2,7 +2,8 @@
 
 The script is progressive: every page works without it (forms post, links navigate). With it,
 the page long-polls `/events?since=N`, and when the engine has moved on it fetches the page
-again and swaps each `data-live` region in place (never one holding the field being typed in);
+again and swaps each `data-live` region in place (never one holding the field being typed in),
+the timeline following its latest step;
 decisions post to the approval API in the background and report its answer; the state graph
 zooms and keeps the current state in view; the clock ticks.
 """
@@ -71,6 +72,7 @@ button[disabled] { opacity: .6; cursor: progress; }
 .approvals.waiting { border-color: #eac54f; box-shadow: 0 0 0 3px #fff8c580; }
 .approval { border: 1px solid #eac54f; border-left: 5px solid #d4a72c; border-radius: 6px; padding: .8rem 1rem;
   margin-top: .6rem; background: #fffdf0; }
+.inline-approvals .approval { margin: 0 0 1.2rem; }
 .approval .tag { background: var(--bad); color: #fff; border-radius: 4px; padding: .05rem .45rem; font-size: 13px; }
 .approval .ask { margin: .2rem 0 .6rem; }
 .approval dl, dl.facts { display: grid; grid-template-columns: max-content 1fr; gap: .2rem 1rem; margin: 0 0 .6rem; }
@@ -90,7 +92,7 @@ form.decide .reason { flex: 1 1 16rem; padding: .35rem .6rem; border: 1px solid 
 .legend .st-succeeded::before { background: var(--ok-bg); border-color: var(--ok); }
 .legend .st-failed::before { background: var(--bad-bg); border-color: var(--bad); }
 .zoom { margin-left: auto; display: flex; gap: .25rem; } .zoom button { padding: .1rem .55rem; font-weight: 500; }
-.graph-scroll { overflow: auto; height: 40rem; border: 1px solid #eaeef2; border-radius: 6px; background: #fcfcfd; }
+.graph-scroll { overflow: auto; height: 44rem; border: 1px solid #eaeef2; border-radius: 6px; background: #fcfcfd; }
 svg.graph { display: block; }
 svg.graph g.node.st-idle { opacity: .45; }
 svg.graph g.node.st-succeeded polygon, svg.graph g.node.st-succeeded ellipse, svg.graph g.node.st-succeeded path {
@@ -136,7 +138,7 @@ JS = r"""
   'use strict';
   var body = document.body;
   var version = Number(body.dataset.version || 0);
-  var zoom = Number(localStorage.getItem('irflow-zoom') || 0.5);
+  var zoom = Number(localStorage.getItem('irflow-zoom') || 0.6);
   var lastCurrent = '';
 
   function tickClock() {
@@ -166,12 +168,15 @@ JS = r"""
       if (!r.ok) { return; }
       return r.text().then(function (text) {
         var doc = new DOMParser().parseFromString(text, 'text/html');
+        var steps = document.querySelector('.steps-card');
+        var following = steps && steps.scrollHeight - steps.scrollTop - steps.clientHeight < 40;
         document.querySelectorAll('[data-live]').forEach(function (region) {
           var fresh = doc.getElementById(region.id);
           if (fresh && fresh.innerHTML !== region.innerHTML && !typingIn(region)) { region.innerHTML = fresh.innerHTML; }
         });
         version = Number(doc.body.dataset.version || version);
         body.dataset.version = String(version);
+        if (following) { steps.scrollTop = steps.scrollHeight; }
         afterUpdate();
       });
     });
@@ -231,6 +236,8 @@ JS = r"""
     fetch(form.action, {method: 'POST', body: data, credentials: 'same-origin'}).then(function (r) {
       return r.text().then(function (text) {
         var doc = new DOMParser().parseFromString(text, 'text/html');
+        var steps = document.querySelector('.steps-card');
+        var following = steps && steps.scrollHeight - steps.scrollTop - steps.clientHeight < 40;
         var said = doc.querySelector('.done, .refused');
         flash((said ? said.textContent : doc.title), r.ok ? 'ok' : 'bad');
         return refresh();
@@ -246,6 +253,8 @@ JS = r"""
   });
 
   tickClock();
+  var steps = document.querySelector('.steps-card');
+  if (steps) { steps.scrollTop = steps.scrollHeight; }  // the latest steps first in view; it follows them
   applyZoom();
   showCurrent(true);
   poll();

@@ -328,11 +328,14 @@ def scenarios_section(scenarios: Sequence[ScenarioRow], csrf: str) -> str:
 
 
 def execution_page(frame: Frame, execution: Execution, graph_svg: str | None, graph_note: str | None,
-                   state_order: Sequence[str]) -> str:
+                   state_order: Sequence[str], cards: Sequence[ApprovalCard] = ()) -> str:
+    """One execution: its head, the approvals it waits on, the marked graph, the timeline, its data."""
     title = f"{execution.playbook} · {execution.name}"
+    waiting = "".join(approval_card(card, frame.now) for card in cards)
     body = [f'<p class="crumbs"><a href="/">Overview</a> / {e(execution.playbook)} / <code>{e(execution.name)}</code>'
             "</p>",
             f'<div id="head" data-live>{execution_head(execution, frame.now)}</div>',
+            f'<div id="approvals" class="inline-approvals" data-live>{waiting}</div>',
             '<div class="split">',
             '<section class="card graph-card"><h2>State graph</h2>'
             '<div class="legend"><span class="st st-running">running</span><span class="st st-waiting">waiting for a '

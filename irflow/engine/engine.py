@@ -445,7 +445,8 @@ class Engine:
     def _real_time_loop(self) -> None:
         with self.scheduler.lock:
             while not self._closed:
-                self.scheduler.run(fire_deadlines=True, until=self.clock.seconds())
+                with self.clock.computing():
+                    self.scheduler.run(fire_deadlines=True, until=self.clock.seconds())
                 due = self.scheduler.next_due()
                 wait = None if due is None else max(0.0, due - self.clock.seconds())
                 self.scheduler.wakeup.wait(timeout=None if wait is None else min(self.clock.wall_seconds(wait), 1.0))

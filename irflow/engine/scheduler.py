@@ -15,12 +15,13 @@ fire them.
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import itertools
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Generator, Iterable
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -100,6 +101,11 @@ class Clock:
         """How many real seconds `seconds` of this clock last (the real-time loop sleeps that long)."""
         return seconds
 
+    @contextlib.contextmanager
+    def computing(self) -> Iterator[None]:
+        """Around the engine's own work (running fibers, tasks included); most clocks ignore it."""
+        yield
+
 
 class VirtualClock(Clock):
     """Simulated time: starts at `start` and moves only when the scheduler jumps to a timer."""
@@ -123,8 +129,11 @@ class VirtualClock(Clock):
 class RealClock(Clock):
     """Wall-clock time, for a person following along (the console).
 
-    `speed` above 1 runs time that many times faster from now on (a demo, a browser test):
-    a playbook's minutes pass in seconds, with every timestamp still consistent.
+    `speed` other than 1 runs time that many times faster from now on (a demo, a browser test):
+    a playbook's minutes pass in seconds, with every timestamp still consistent. Such a clock
+    stands still while the engine computes, so only what is simulated (Wait states, a Lambda's
+    priced duration, timeouts) is sped up, never the local machine's own work (moto's calls, at
+    forty times, would otherwise turn a tenth of a second into four).
     """
 
     def __init__(self, speed: float = 1.0) -> None:
@@ -133,9 +142,23 @@ class RealClock(Clock):
         self.speed = speed
         self._t0 = time.monotonic()
         self._epoch = datetime.now(UTC)
+        self._stopped_at: float | None = None  # monotonic time the clock stopped at, while the engine computes
 
     def seconds(self) -> float:
-        return (time.monotonic() - self._t0) * self.speed
+        now = self._stopped_at if self._stopped_at is not None else time.monotonic()
+        return (now - self._t0) * self.speed
+
+    @contextlib.contextmanager
+    def computing(self) -> Iterator[None]:
+        if self.speed == 1 or self._stopped_at is not None:
+            yield
+            return
+        self._stopped_at = time.monotonic()
+        try:
+            yield
+        finally:
+            self._t0 += time.monotonic() - self._stopped_at  # the time computing is taken out
+            self._stopped_at = None
 
     def now(self) -> datetime:
         return self._epoch + timedelta(seconds=self.seconds())

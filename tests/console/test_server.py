@@ -84,7 +84,9 @@ def console_token(page: str) -> str:
 
 
 def pending_page(visitor: Visitor) -> str:
-    return str(wait_until(lambda: (lambda page: page if "data-approval=" in page else None)(visitor.get("/")[1])))
+    """The overview once an approval can be decided (the execution waits on it)."""
+    return str(wait_until(lambda: (lambda page: page if 'value="approve">Approve' in page else None)(
+        visitor.get("/")[1])))
 
 
 def test_nothing_without_signing_in(console: LocalConsole) -> None:
@@ -183,6 +185,21 @@ def test_evidence_downloads_and_verifies(console: LocalConsole, visitor: Visitor
     assert visitor.get(f"/evidence?{urlencode({'incident': incident_id, 'uri': 's3://other/secret'})}")[0] == 404
     status, page = visitor.get(f"/incidents/{incident_id}?verify=1")
     assert status == 200 and '<span class="pill ok">matches</span>' in page and "differs" not in page
+
+
+def test_no_buttons_until_an_execution_waits_on_the_approval(console: LocalConsole, visitor: Visitor) -> None:
+    """request-approval stores the approval before the execution awaits its token: deciding then could not resume it."""
+    import uuid
+
+    from tasks.common import approvals
+
+    approval_id = str(uuid.uuid4())
+    locked(console, lambda: approvals.create("inc-00000000000000aa", approval_id, "isolate-instance",
+                                             "i-0123456789abcdef0", "a test", "not-a-real-token", 600))
+    page = visitor.get("/")[1]
+    card = page[page.index(f'data-approval="{approval_id}"'):]
+    card = card[:card.index("</article>")]
+    assert "still handing this request over" in card and "<form" not in card
 
 
 def test_approve_from_the_overview_through_the_approval_api(console: LocalConsole, visitor: Visitor) -> None:
