@@ -132,12 +132,14 @@ class Runtime:
         return self
 
     def close(self) -> None:
-        _use_clock(None)
-        if self.engine is not None:
-            self.engine.close()
-        if self.world is not None:
-            self.world.close()
-            self.world = None
+        try:
+            _use_clock(None)
+            if self.engine is not None:
+                self.engine.close()
+        finally:
+            if self.world is not None:
+                self.world.close()
+                self.world = None
 
     @property
     def aws(self) -> World:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import warnings
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -41,6 +42,9 @@ APPROVERS_PARAMETER = "/irflow/approvers"
 # Set for moto while a world runs: no ~1,300 default AMI snapshots (faster, and
 # `describe_snapshots` then lists only what irflow created).
 _MOTO_ENV = {"MOTO_EC2_LOAD_DEFAULT_AMIS": "false"}
+
+
+_open: World | None = None  # the world whose moto is running in this process
 
 
 @dataclass(frozen=True)
@@ -89,7 +93,17 @@ class World:
         self.close()
 
     def start(self) -> World:
-        """Start moto, fill its gaps, provision the central account, export the settings."""
+        """Start moto, fill its gaps, provision the central account, export the settings.
+
+        moto's state and patches are process-wide, so one world is open at a time: a world left
+        open (a crashed test, a console that never closed) is closed first, with a warning,
+        rather than let the new one inherit its accounts and resources.
+        """
+        global _open
+        if _open is not None and _open is not self:
+            warnings.warn("an earlier World was still open; closing it", RuntimeWarning, stacklevel=2)
+            _open.close()
+        _open = self
         self._set_env(_MOTO_ENV)
         from moto import mock_aws
 
@@ -126,6 +140,9 @@ class World:
 
     def close(self) -> None:
         """Undo everything: patches, moto (and its state), environment variables."""
+        global _open
+        if _open is self:
+            _open = None
         self._patches.undo()
         if self._mock is not None:
             self._mock.stop()

@@ -6,6 +6,7 @@ import json
 import os
 
 import boto3
+import pytest
 
 from irflow.local.world import DEFAULT_EXTERNAL_ID, World
 
@@ -74,3 +75,10 @@ def test_structured_notifications_read_as_an_sqs_subscriber_reads_them(world: Wo
     boto3.client("sns").publish(TopicArn=world.central.topic_arn, Subject="t", MessageStructure="json",
                                 Message=json.dumps({"default": "plain", "email": "mail"}))
     assert [n["message"] for n in world.drain_notifications()] == ["queue", "plain"]
+
+
+def test_a_world_left_open_is_closed_by_the_next() -> None:
+    leaked = World().start()
+    leaked.add_member(MEMBER)
+    with pytest.warns(RuntimeWarning, match="still open"), World() as fresh:
+        assert fresh.client("iam", MEMBER).list_roles()["Roles"] == []
