@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint bench clean graphviz docs
+.PHONY: install run test lint bench clean graphviz chromium docs console-picture
 
 install: $(STAMP)
 
@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 run: install
 	@$(BIN)/irflow simulate scenarios/ssh-brute-force.yaml
 
-test: install graphviz
+test: install graphviz chromium
 	@$(BIN)/python -m pytest
 
 # Graphviz `dot` lays out `irflow graph --format svg|png` (Debian's graphviz package); without it
@@ -28,6 +28,18 @@ graphviz:
 	  echo "Installing Graphviz for irflow graph (first run only)..."; \
 	  (apt-get update -qq && apt-get install -y -qq graphviz) > /tmp/irflow-graphviz.log 2>&1 \
 	  || echo "Graphviz could not be installed (see /tmp/irflow-graphviz.log): svg/png graphs unavailable"; }
+
+# Debian's Chromium runs the console's end-to-end browser test headless (tests/console/test_browser.py
+# drives it over its DevTools pipe: no driver, nothing downloaded); without it that test is skipped.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1 || { \
+	  echo "Installing Chromium for the console's browser test (first run only)..."; \
+	  (apt-get update -qq && apt-get install -y -qq chromium) > /tmp/irflow-chromium.log 2>&1 \
+	  || echo "Chromium could not be installed (see /tmp/irflow-chromium.log): the browser test will be skipped"; }
+
+# The README's picture of the console, taken by the browser test at the moment the approval waits.
+console-picture: install graphviz chromium
+	@IRFLOW_CONSOLE_SCREENSHOT=docs/console.png $(BIN)/python -m pytest -q tests/console/test_browser.py && echo docs/console.png
 
 # The pictures of the shipped playbooks in docs/playbooks/ (run after changing a definition).
 docs: install graphviz

@@ -107,7 +107,7 @@ svg.graph g.node.st-running text, svg.graph g.node.st-waiting text { font-weight
 @keyframes pulse { 50% { stroke-opacity: .35; } }
 ol.state-list { columns: 2; } ol.state-list .st-succeeded { color: var(--ok); } ol.state-list .st-failed { color: var(--bad); }
 ol.state-list .st-running, ol.state-list .st-waiting { font-weight: 700; color: var(--accent); }
-.steps-card { max-height: 46rem; overflow: auto; }
+.steps-scroll { max-height: 44rem; overflow: auto; }
 ol.steps { list-style: none; margin: 0; padding: 0; position: relative; }
 ol.steps::before { content: ""; position: absolute; left: 4.9rem; top: .4rem; bottom: .4rem; width: 2px; background: #eaeef2; }
 ol.steps li { display: grid; grid-template-columns: 4.2rem 1.4rem 1fr; align-items: baseline; padding: .18rem 0; }
@@ -168,7 +168,7 @@ JS = r"""
       if (!r.ok) { return; }
       return r.text().then(function (text) {
         var doc = new DOMParser().parseFromString(text, 'text/html');
-        var steps = document.querySelector('.steps-card');
+        var steps = document.querySelector('.steps-scroll');
         var following = steps && steps.scrollHeight - steps.scrollTop - steps.clientHeight < 40;
         document.querySelectorAll('[data-live]').forEach(function (region) {
           var fresh = doc.getElementById(region.id);
@@ -236,8 +236,6 @@ JS = r"""
     fetch(form.action, {method: 'POST', body: data, credentials: 'same-origin'}).then(function (r) {
       return r.text().then(function (text) {
         var doc = new DOMParser().parseFromString(text, 'text/html');
-        var steps = document.querySelector('.steps-card');
-        var following = steps && steps.scrollHeight - steps.scrollTop - steps.clientHeight < 40;
         var said = doc.querySelector('.done, .refused');
         flash((said ? said.textContent : doc.title), r.ok ? 'ok' : 'bad');
         return refresh();
@@ -253,7 +251,7 @@ JS = r"""
   });
 
   tickClock();
-  var steps = document.querySelector('.steps-card');
+  var steps = document.querySelector('.steps-scroll');
   if (steps) { steps.scrollTop = steps.scrollHeight; }  // the latest steps first in view; it follows them
   applyZoom();
   showCurrent(true);

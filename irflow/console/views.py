@@ -345,7 +345,8 @@ def execution_page(frame: Frame, execution: Execution, graph_svg: str | None, gr
             '<button type="button" data-zoom="1" title="larger">+</button></span></div>'
             f'<div class="graph-scroll"><div id="graph" data-live>{graph_block(execution, graph_svg, graph_note, state_order)}'
             "</div></div></section>",
-            f'<section class="card steps-card" id="steps" data-live><h2>Timeline</h2>{steps_list(execution)}</section>',
+            f'<section class="card steps-card"><h2>Timeline</h2><div class="steps-scroll" id="steps" data-live>'
+            f"{steps_list(execution)}</div></section>",
             "</div>",
             data_section(execution)]
     return page(frame, title, "\n".join(body))
