@@ -17,7 +17,9 @@ auto_scaling_group, target_group, instance_profile, and `state: running|stopped|
 an instance that is already stopped or gone), iam-user (account, tags, access_keys), iam-role
 (account, tags), s3-bucket (account, region, tags, public, objects). Strings in events may use
 `${NAME.id|arn|name|account|region}`. `load` checks everything before anything is created and
-raises `ScenarioError` with one line naming the problem.
+raises `ScenarioError` with one line naming the problem. Issue 5's kinds (security-group,
+config-rule), its options for iam-user, iam-role and s3-bucket, and `${NAME.access_key_id}` are
+in `scenario_kinds.py`.
 """
 
 from __future__ import annotations
@@ -29,10 +31,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import scenario_kinds
 from .ec2_images import image_for
 from .world import World
 
-TYPES = ("ec2-instance", "iam-user", "iam-role", "s3-bucket")
+TYPES = ("ec2-instance", "iam-user", "iam-role", "s3-bucket", *scenario_kinds.NEW_KINDS)
 COMMON_OPTIONS = {"type", "account", "region", "tags"}
 OPTIONS = {
     "ec2-instance": {"platform", "ssm_managed", "auto_scaling_group", "target_group", "instance_profile", "state"},
@@ -40,9 +43,11 @@ OPTIONS = {
     "iam-role": set(),
     "s3-bucket": {"public", "objects"},
 }
+for _kind, _names in scenario_kinds.OPTIONS.items():
+    OPTIONS[_kind] = OPTIONS.get(_kind, set()) | _names
 TOP_LEVEL = {"name", "description", "accounts", "resources", "event", "events", "event_file", "approvals", "expect"}
 APPROVALS = ("approve", "reject", "timeout")
-ATTRIBUTES = ("id", "arn", "name", "account", "region")
+ATTRIBUTES = ("id", "arn", "name", "account", "region", *scenario_kinds.ATTRIBUTES)
 ACCOUNT = re.compile(r"^\d{12}$")
 RESOURCE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,62}$")
 REFERENCE = re.compile(r"\$\{([^}]*)\}")
@@ -102,6 +107,8 @@ class Created:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def attribute(self, attr: str) -> str:
+        if attr in scenario_kinds.ATTRIBUTES:
+            return scenario_kinds.ATTRIBUTES[attr](self)
         return str(getattr(self, attr))
 
 
@@ -163,6 +170,9 @@ def _check_options(name: str, body: dict[str, Any]) -> None:
     for option, check in checks.items():
         if option in body and not check(body[option]):
             raise ScenarioError(f"resource {name}: {option} must be {expected[option]}, not {body[option]!r}")
+    for option, (check, text) in scenario_kinds.CHECKS.items():
+        if option in body and not check(body[option]):
+            raise ScenarioError(f"resource {name}: {option} must be {text}, not {body[option]!r}")
     if body.get("state") == "terminated" and (body.get("auto_scaling_group") or body.get("target_group")):
         raise ScenarioError(f"resource {name}: a terminated instance cannot be in an Auto Scaling group or target group")
 
@@ -300,11 +310,12 @@ def create(world: World, scenario: Scenario) -> dict[str, Created]:
     default_region = scenario.event_region() or world.region
     created: dict[str, Created] = {}
     makers = {"ec2-instance": _make_instance, "iam-user": _make_user, "iam-role": _make_role,
-              "s3-bucket": _make_bucket}
+              "s3-bucket": _make_bucket, **scenario_kinds.MAKERS}
     for spec in scenario.resources:
         account = spec.account or default_account
         region = spec.region or default_region
         created[spec.name] = makers[spec.type](world, spec, account, region)
+        scenario_kinds.after_make(world, created[spec.name])
     return created
 
 
@@ -442,7 +453,7 @@ def _make_bucket(world: World, spec: ResourceSpec, account: str, region: str) ->
 def after_state(world: World, created: Created) -> dict[str, Any]:
     """The resource as the embedded AWS stores it now, in issue 3's JSON shape."""
     readers = {"ec2-instance": _instance_state, "iam-user": _user_state, "iam-role": _role_state,
-               "s3-bucket": _bucket_state}
+               "s3-bucket": _bucket_state, **scenario_kinds.READERS}
     return readers[created.spec.type](world, created)
 
 

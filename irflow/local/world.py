@@ -1,7 +1,8 @@
 """The embedded AWS: moto in-process, with the accounts and resources a deployment would have.
 
 A `World` starts `moto.mock_aws`, fills moto's gaps (the STS guard, the simulated SSM agent,
-security-group swaps as AWS does them: `sts_guard`, `ssm_agent`, `ec2_groups`), creates the
+security-group swaps as AWS does them, CloudTrail's event history, the AWS-managed policies
+irflow attaches: `sts_guard`, `ssm_agent`, `ec2_groups`, `cloudtrail_history`, `iam_managed`), creates the
 central security account's resources as the deploy templates do (evidence bucket with
 versioning, Object Lock and default retention; incidents table keyed `pk`/`sk`; SNS topic),
 the member accounts with `IrflowMemberRole` (or without it, when a scenario says so), and sets
@@ -26,7 +27,8 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
 
-from . import ec2_groups, sts_guard
+from . import ec2_groups, iam_managed, sts_guard
+from .cloudtrail_history import CloudTrailHistory
 from .patching import Patches
 from .ssm_agent import SsmAgent
 
@@ -79,6 +81,7 @@ class World:
         self._mock: Any = None
         self.members: dict[str, bool] = {}  # account -> role present
         self.agent = SsmAgent(self._now, self._write_object)
+        self.cloudtrail = CloudTrailHistory(self._now)  # LookupEvents (moto has none)
         self.central: Central | None = None
         self.calls: list[tuple[str, str]] = []  # (service, operation) of every AWS request, in order
         self.notified: list[dict[str, Any]] = []  # every notification drained so far, in order
@@ -112,6 +115,8 @@ class World:
         sts_guard.install(self._patches)
         ec2_groups.install(self._patches)
         self.agent.install(self._patches)
+        self.cloudtrail.install(self._patches)
+        iam_managed.install(self._patches)
         self._record_calls()
         key = self._local_credentials()
         self._set_env({
