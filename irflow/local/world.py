@@ -234,8 +234,13 @@ class World:
         s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration={
             "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True, "RestrictPublicBuckets": True,
         })
+        # As deployed: SSE-KMS with the irflow key (deploy/central.yaml, IrflowKey / alias/irflow).
+        kms = self.client("kms")
+        key_id = kms.create_key(Description="irflow evidence, incidents and notifications")["KeyMetadata"]["KeyId"]
+        kms.create_alias(AliasName="alias/irflow", TargetKeyId=key_id)
         s3.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration={
-            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}],
+            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": key_id},
+                       "BucketKeyEnabled": True}],
         })
         table = "irflow-incidents"
         self.client("dynamodb").create_table(

@@ -308,8 +308,6 @@ def test_deployed_resources_are_what_the_local_runtime_provisions(deployment: De
     assert "sts:ExternalId" in local_trust["Condition"]["StringEquals"]
 
 
-@pytest.mark.xfail(strict=True, reason="the local runtime encrypts evidence with SSE-S3 (AES256); the template "
-                                       "uses SSE-KMS with the irflow key, as the issue asks")
 def test_evidence_encryption_agrees(deployment: Deployment) -> None:
     local = deployment.world.central
     assert local is not None
