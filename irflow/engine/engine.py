@@ -160,12 +160,10 @@ class Engine:
     def _parse_definition(self, definition: str) -> dict[str, Any]:
         if not isinstance(definition, str):
             raise E.DefinitionError("Invalid State Machine Definition: the definition must be a JSON string")
-        try:
-            parsed = json.loads(definition)
-        except ValueError as err:
-            raise E.DefinitionError(f"Invalid State Machine Definition: 'INVALID_JSON_DESCRIPTION: {err}'") from None
+        parsed = _parse_json(definition, lambda err: E.DefinitionError(
+            f"Invalid State Machine Definition: 'INVALID_JSON_DESCRIPTION: {err}'"))
         validate_definition(parsed)
-        return parsed
+        return dict(parsed)
 
     def update_state_machine(self, *, stateMachineArn: str, definition: str | None = None,
                              roleArn: str | None = None, **_: Any) -> dict[str, Any]:
@@ -212,10 +210,7 @@ class Engine:
         if len(text.encode("utf-8")) > MAX_PAYLOAD_BYTES:
             raise E.ValidationException("1 validation error detected: Value at 'input' failed to satisfy "
                                         "constraint: Member must have length less than or equal to 262144")
-        try:
-            value = json.loads(text)
-        except ValueError as err:
-            raise E.InvalidExecutionInput(f"Invalid State Machine Execution Input: '{err}'") from None
+        value = _parse_json(text, lambda err: E.InvalidExecutionInput(f"Invalid State Machine Execution Input: '{err}'"))
         if name is None:
             name = str(uuid.uuid4())
         elif not NAME.match(name):
@@ -384,10 +379,7 @@ class Engine:
     def send_task_success(self, *, taskToken: str, output: str, **_: Any) -> dict[str, Any]:
         if not isinstance(output, str):
             raise E.InvalidOutput("Invalid Output: output must be a JSON string")
-        try:
-            value = json.loads(output)
-        except ValueError as err:
-            raise E.InvalidOutput(f"Invalid Output: '{err}'") from None
+        value = _parse_json(output, lambda err: E.InvalidOutput(f"Invalid Output: '{err}'"))
         self._deliver(taskToken, ("success", value))
         return {}
 
@@ -462,6 +454,14 @@ class Engine:
 
     def root_fiber(self, execution_arn: str) -> Fiber | None:
         return self._execution(execution_arn).run.fiber
+
+
+def _parse_json(text: str, refusal: Callable[[ValueError], E.ClientError]) -> Any:
+    """Parse caller-supplied JSON text; bad text raises the API error `refusal` builds."""
+    try:
+        return json.loads(text)
+    except ValueError as err:
+        raise refusal(err) from None
 
 
 def _strip_data(event: dict[str, Any]) -> dict[str, Any]:

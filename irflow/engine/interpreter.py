@@ -24,7 +24,7 @@ from . import errors as E
 from .errors import StatesError
 from .history import History
 from .intrinsics import compile_intrinsic, is_intrinsic
-from .jsonata_eval import QueryEvaluationError, is_expression
+from .jsonata_eval import QueryEvaluationError, is_expression, type_name
 from .jsonata_eval import evaluate as jsonata_evaluate
 from .jsonpath import PathNotFound, compile_path
 from .payload import MAX_PAYLOAD_BYTES, check_size, to_json
@@ -541,7 +541,7 @@ class Interpreter:
                 if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0 or seconds != int(seconds):
                     raise StatesError(E.QUERY_EVALUATION_ERROR,
                                       f"The JSONata expression specified for the field 'Seconds' returned an "
-                                      f"unexpected result type. Expected 'integer', but was '{json_type(seconds)}' "
+                                      f"unexpected result type. Expected 'integer', but was '{type_name(seconds)}' "
                                       f"for value: {to_json(seconds)}")
                 delay = float(seconds)
             else:
@@ -951,20 +951,6 @@ def check_result_size(result: Any, resource_type: str) -> None:
     if len(to_json(result).encode("utf-8")) > MAX_PAYLOAD_BYTES:
         raise StatesError(E.DATA_LIMIT_EXCEEDED, f"The state/task '{resource_type}' returned a result with a size "
                                                  "exceeding the maximum number of bytes service limit.")
-
-
-def json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    return "object"
 
 
 def display(value: Any) -> str:

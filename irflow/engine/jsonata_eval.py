@@ -46,6 +46,7 @@ from jsonata.parser import Parser
 from jsonata.utils import Utils
 
 from .errors import QUERY_EVALUATION_ERROR, StatesError
+from .payload import to_json
 
 # Runaway protection for one template: wall-clock budget and evaluation depth. The depth bound
 # stays well inside Python's recursion limit (each JSONata level costs several Python frames).
@@ -192,11 +193,11 @@ def evaluate(
     try:
         if is_expression(value):
             result = _evaluate_template(value, scope)  # type: ignore[arg-type]
-            if expect is not None and _type_name(result) != expect:
+            if expect is not None and type_name(result) != expect:
                 raise _Failure(
                     value,  # type: ignore[arg-type]
                     f"returned an unexpected result type. Expected '{expect}', but was "
-                    f"'{_type_name(result)}' for value: {_to_text(result)}",
+                    f"'{type_name(result)}' for value: {to_json(result)}",
                 )
             return result
         return _walk(value, scope)
@@ -468,7 +469,7 @@ def _message(err: Exception) -> str:
         return str(err)
 
 
-def _type_name(value: Any) -> str:
+def type_name(value: Any) -> str:
     """The JSONata type name of a JSON value."""
     if value is None:
         return "null"
@@ -481,10 +482,6 @@ def _type_name(value: Any) -> str:
     if isinstance(value, list):
         return "array"
     return "object"
-
-
-def _to_text(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
 def _top_level_reference(node: Any) -> str | None:
