@@ -43,7 +43,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"irflow console: no scenario file {missing[0]}", file=sys.stderr)
         return 2
     speed.apply()
-    from .app import LocalConsole, serve
+    from .app import LocalConsole
+    from .pages import serve
 
     try:
         console = LocalConsole(args.people or [getpass.getuser()], speed=args.speed, port=args.port).start()

@@ -78,15 +78,15 @@ class Response:
 
 
 class App(Protocol):
-    """What the server asks of the console behind it (`app.Console`)."""
+    """What the server asks of the console behind it (`pages.Console`)."""
 
     session_cookie: str
 
     def person(self, cookies: dict[str, str]) -> str | None: ...
 
-    def proxied(self, path: str) -> bool: ...
+    def public(self, path: str) -> bool: ...
 
-    def proxy(self, request: Request) -> Response: ...
+    def serve_public(self, request: Request) -> Response: ...
 
     def unauthorised(self, request: Request) -> Response: ...
 
@@ -162,8 +162,8 @@ class ConsoleServer:
         if request.method == "GET" and request.path in STATIC:
             kind, text = STATIC[request.path]
             return Response(200, text.encode(), kind)
-        if self.app.proxied(request.path):
-            return self.app.proxy(request)
+        if self.app.public(request.path):  # signing in, and pages that make their own checks
+            return self.app.serve_public(request)
         request.person = self.app.person(request.cookies)
         session = request.cookies.get(self.app.session_cookie, "")
         request.csrf = self.csrf_for(session) if session else ""
@@ -229,7 +229,7 @@ def _handler(server: ConsoleServer) -> type[BaseHTTPRequestHandler]:
             headers = {name.lower(): value for name, value in self.headers.items()}
             request = Request(method, unquote(target.path) or "/", query, headers,
                               parse_cookies(headers.get("cookie", "")), body)
-            request.headers["x-irflow-target"] = self.path  # the raw path and query, for the proxy
+            request.headers["x-irflow-target"] = self.path  # the raw path and query, to pass a request on
             try:
                 response = server.handle(request)
             except Exception as error:  # a bug must give a page, not a dropped connection

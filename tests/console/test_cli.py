@@ -10,7 +10,8 @@ import time
 import pytest
 
 from irflow.cli import main
-from irflow.console.app import LocalConsole, serve
+from irflow.console.app import LocalConsole
+from irflow.console.pages import serve
 
 from .conftest import FAST, REPO
 
