@@ -36,6 +36,7 @@ class Console:
     mode = ""
     session_cookie = ""
     local = False
+    decides_here = True  # pending approvals get Approve / Reject on the page
 
     def __init__(self, root: Path = REPO, speed: float = 1.0) -> None:
         self.root = root
@@ -149,7 +150,7 @@ class Console:
         assert self.source is not None
         cookies: list[tuple[str, str]] = []
         pending = self.source.pending_approvals()
-        waiting = self.waiting_incidents() if pending else set()
+        waiting = self.waiting_incidents() if pending and self.decides_here else set()
         found = []
         for approval in pending:
             what = WHAT.get(str(approval["action"]), "{action} {target}").format(
