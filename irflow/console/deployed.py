@@ -17,6 +17,7 @@ on loopback and prints a secret sign-in link; a session is an HttpOnly, SameSite
 
 from __future__ import annotations
 
+import re
 import secrets
 import threading
 import time
@@ -33,6 +34,8 @@ from .source import PREFIX, Source
 REFRESH_SECONDS = 10.0
 MACHINES_SECONDS = 60.0  # how long the list of state machines is reused
 SESSION_COOKIE = "irflow-console-session"
+# Where a sign-in may send the browser on: a path of this console (not //host, /\host, nor a header break).
+LOCAL_PATH = re.compile(r"/(?![/\\])[\w\-./?=&%]*")
 
 
 class Sessions:
@@ -146,7 +149,7 @@ class DeployedConsole(Console):
         if session is None:
             return Response(403, b"That sign-in link is not valid for this console.\n", "text/plain")
         target = request.query.get("next") or "/"
-        answer = Response.redirect(target if target.startswith("/") and not target.startswith("//") else "/")
+        answer = Response.redirect(target if LOCAL_PATH.fullmatch(target) else "/")
         answer.headers.append(("Set-Cookie", f"{SESSION_COOKIE}={session}; Path=/; HttpOnly; SameSite=Strict"))
         return answer
 

@@ -170,6 +170,24 @@ def test_sign_in_and_out(deployment: Deployment) -> None:
     assert visitor.get("/")[0] == 401
 
 
+@pytest.mark.parametrize("onward", ["//evil.example/", "/\\evil.example/", "/x\r\nSet-Cookie: a=b", "https://evil.example/"])
+def test_sign_in_sends_the_browser_nowhere_else(deployment: Deployment, onward: str) -> None:
+    import http.client
+    from urllib.parse import quote, urlsplit
+
+    console = deployment.console
+    token = urlsplit(console.sign_in_url(PERSON)).query.split("&")[0].removeprefix("token=")
+    address = urlsplit(console.url)
+    connection = http.client.HTTPConnection(address.hostname or "", address.port)
+    connection.request("GET", f"/signin?token={token}&next={quote(onward, safe='')}",
+                       headers={"Host": address.netloc})
+    answer = connection.getresponse()
+    answer.read()
+    connection.close()
+    assert answer.status == 303 and answer.getheader("Location") == "/"
+    assert "a=b" not in (answer.getheader("Set-Cookie") or "")
+
+
 def test_pages_refresh_on_their_own(deployment: Deployment) -> None:
     started = time.monotonic()
     version = json.loads(deployment.visitor.get("/events?since=-1")[1])["version"]
