@@ -35,6 +35,7 @@ class Settings:
     approval_url: str = ""  # base of approval links, ".../approvals" (the approval API, or the local server)
     approval_key_secret: str = ""  # Secrets Manager secret holding the HMAC key that signs approval links
     approvers_parameter: str = ""  # SSM parameter: who may decide, per playbook (tasks/common/approval_gate.py)
+    event_bus: str = "default"  # the bus the playbooks' triggers listen on (tasks that put events there)
 
 
 def settings() -> Settings:
@@ -50,4 +51,5 @@ def settings() -> Settings:
         approval_url=env.get("IRFLOW_APPROVAL_URL", "").rstrip("/"),
         approval_key_secret=env.get("IRFLOW_APPROVAL_KEY_SECRET_ARN", ""),
         approvers_parameter=env.get("IRFLOW_APPROVERS_PARAMETER", ""),
+        event_bus=env.get("IRFLOW_EVENT_BUS") or "default",
     )
