@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import fcntl
 import json
 import os
 import select
 import shutil
-import subprocess
+import signal
 import tempfile
 import time
 from pathlib import Path
@@ -46,20 +47,37 @@ class Browser:
         self._next_id = 0
         self._buffer = b""
         self.events: list[dict[str, Any]] = []
-        to_browser_read, self._to_browser = os.pipe()
-        self._from_browser, from_browser_write = os.pipe()
+        to_browser, self._to_browser = os.pipe()
+        self._from_browser, from_browser = os.pipe()
+        # Chromium's ends go to descriptors 3 and 4 through posix_spawn's file actions (no Python runs in
+        # the child, which matters here: the console's threads are running while the browser starts).
+        ends = [fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 10) for fd in (to_browser, from_browser)]
+        os.close(to_browser)
+        os.close(from_browser)
+        actions = [(os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+                   (os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0),
+                   (os.POSIX_SPAWN_OPEN, 2, os.devnull, os.O_WRONLY, 0),
+                   (os.POSIX_SPAWN_DUP2, ends[0], 3), (os.POSIX_SPAWN_DUP2, ends[1], 4)]
+        argv = [CHROMIUM, *FLAGS, f"--user-data-dir={self.profile}", f"--window-size={width},{height}", "about:blank"]
+        try:
+            self.pid = os.posix_spawn(CHROMIUM, argv, dict(os.environ), file_actions=actions)
+        finally:
+            for fd in ends:
+                os.close(fd)
+        self.status: int | None = None
 
-        def pipes() -> None:  # in the child: our pipe ends on 3 and 4, inheritable
-            read, write = os.dup(to_browser_read), os.dup(from_browser_write)
-            os.dup2(read, 3)
-            os.dup2(write, 4)
-
-        self.process = subprocess.Popen(
-            [CHROMIUM, *FLAGS, f"--user-data-dir={self.profile}", f"--window-size={width},{height}", "about:blank"],
-            preexec_fn=pipes, close_fds=False, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL)
-        os.close(to_browser_read)
-        os.close(from_browser_write)
+    def _exited(self, wait: float = 0.0) -> bool:
+        """Whether Chromium has ended (waiting up to `wait` seconds); its status is kept."""
+        deadline = time.monotonic() + wait
+        while self.status is None:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                self.status = os.waitstatus_to_exitcode(status)
+            elif time.monotonic() >= deadline:
+                return False
+            else:
+                time.sleep(0.05)
+        return True
 
     def __enter__(self) -> Browser:
         return self
@@ -103,7 +121,7 @@ class Browser:
             if ready:
                 chunk = os.read(self._from_browser, 1 << 16)
                 if not chunk:
-                    raise BrowserError(f"Chromium went away (exit status {self.process.poll()})")
+                    raise BrowserError(f"Chromium went away (exit status {self.status if self._exited() else '?'})")
                 self._buffer += chunk
         *messages, self._buffer = self._buffer.split(b"\0")
         return [json.loads(m) for m in messages if m]
@@ -120,12 +138,14 @@ class Browser:
 
     def close(self) -> None:
         try:
-            if self.process.poll() is None:
+            if not self._exited():
                 self.send("Browser.close", timeout=5)
-                self.process.wait(timeout=10)
-        except (BrowserError, OSError, subprocess.TimeoutExpired):
-            self.process.kill()
-            self.process.wait(timeout=10)
+        except (BrowserError, OSError):
+            pass
+        try:
+            if not self._exited(wait=10):
+                os.kill(self.pid, signal.SIGKILL)
+                self._exited(wait=10)
         finally:
             for fd in (self._to_browser, self._from_browser):
                 with contextlib.suppress(OSError):
