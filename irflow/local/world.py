@@ -2,7 +2,8 @@
 
 A `World` starts `moto.mock_aws`, fills moto's gaps (the STS guard, the simulated SSM agent,
 security-group swaps as AWS does them, CloudTrail's event history, the AWS-managed policies
-irflow attaches: `sts_guard`, `ssm_agent`, `ec2_groups`, `cloudtrail_history`, `iam_managed`), creates the
+irflow attaches, bucket policies on object requests: `sts_guard`, `ssm_agent`, `ec2_groups`,
+`cloudtrail_history`, `iam_managed`, `s3_object_access`), creates the
 central security account's resources as the deploy templates do (evidence bucket with
 versioning, Object Lock and default retention; incidents table keyed `pk`/`sk`; SNS topic),
 the member accounts with `IrflowMemberRole` (or without it, when a scenario says so), and sets
@@ -27,7 +28,7 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
 
-from . import ec2_groups, iam_managed, sts_guard
+from . import ec2_groups, iam_managed, s3_object_access, sts_guard
 from .cloudtrail_history import CloudTrailHistory
 from .patching import Patches
 from .ssm_agent import SsmAgent
@@ -117,6 +118,7 @@ class World:
         self.agent.install(self._patches)
         self.cloudtrail.install(self._patches)
         iam_managed.install(self._patches)
+        s3_object_access.install(self._patches)
         self._record_calls()
         key = self._local_credentials()
         self._set_env({
