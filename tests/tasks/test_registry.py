@@ -16,12 +16,19 @@ REPO = Path(__file__).resolve().parents[2]
 EXPECTED = {"parse-finding", "open-incident", "verify-access", "enrich-instance", "collect-volatile", "poll-command",
             "capture-memory", "snapshot-volumes", "isolate-instance", "request-approval", "remediate-instance",
             "notify", "record", "release-instance"}
-PURE = {"parse-finding"}  # touches no AWS API at all
+# issue 5's iam-credential-compromise, s3-data-exposure and config-remediation: changes that need a person
+# (destructive) and the reads that keep evidence before them
+ISSUE5_IAM_S3_CONFIG = {
+    "parse-iam-finding": "", "enrich-principal": "evidence", "contain-principal": "destructive",
+    "parse-s3-finding": "", "enrich-bucket": "evidence", "remediate-bucket-exposure": "destructive",
+    "parse-config-change": "", "enrich-security-group": "evidence", "revoke-ingress-rules": "destructive",
+}
+PURE = {"parse-finding", "parse-iam-finding", "parse-s3-finding", "parse-config-change"}  # touch no AWS API at all
 TASKS = all_tasks()
 
 
 def test_every_issue_task_is_registered() -> None:
-    assert set(TASKS) == EXPECTED
+    assert EXPECTED | set(ISSUE5_IAM_S3_CONFIG) <= set(TASKS)
 
 
 @pytest.mark.parametrize("name", sorted(TASKS))
@@ -50,9 +57,12 @@ def test_docstring_example_validates_against_the_model(name: str) -> None:
 
 
 def test_only_stopping_an_instance_is_destructive() -> None:
-    assert {n for n, s in TASKS.items() if s.destructive} == {"remediate-instance"}
-    assert {n for n, s in TASKS.items() if s.evidence} == {"collect-volatile", "poll-command", "capture-memory",
-                                                           "snapshot-volumes"}
+    issue3 = {n: s for n, s in TASKS.items() if n in EXPECTED}
+    assert {n for n, s in issue3.items() if s.destructive} == {"remediate-instance"}
+    assert {n for n, s in issue3.items() if s.evidence} == {"collect-volatile", "poll-command", "capture-memory",
+                                                            "snapshot-volumes"}
+    for name, kind in ISSUE5_IAM_S3_CONFIG.items():
+        assert (TASKS[name].destructive, TASKS[name].evidence) == (kind == "destructive", kind == "evidence"), name
 
 
 def test_get_names_the_known_tasks_when_asked_for_another() -> None:
