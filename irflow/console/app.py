@@ -93,7 +93,8 @@ class LocalConsole(Console):
         if self.approvals is not None:
             self.approvals.stop()
         if self.runtime is not None:
-            self.runtime.close()
+            with self.runtime.engine.scheduler.lock:  # the engine's thread is between steps: no task runs on
+                self.runtime.close()  # an embedded AWS already gone (moto stopped, calls would leave the process)
 
     def __enter__(self) -> LocalConsole:
         return self.start()
