@@ -18,6 +18,7 @@ IAM_NAMES = {
     "s3:GetBucketEncryption": "s3:GetEncryptionConfiguration",
     "s3control:GetPublicAccessBlock": "s3:GetAccountPublicAccessBlock",
     "s3-control:GetPublicAccessBlock": "s3:GetAccountPublicAccessBlock",
+    "config-service:DescribeConfigRules": "config:DescribeConfigRules",
 }
 
 
