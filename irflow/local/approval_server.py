@@ -28,6 +28,7 @@ import contextlib
 import io
 import json
 import os
+import re
 import secrets
 import sys
 import threading
@@ -47,6 +48,10 @@ API_ID = "local"
 STAGE = "local"
 MAX_BODY_BYTES = 64 * 1024
 DEFAULT_PORT = 8642
+
+
+# Where a sign-in may send the browser on: a path of this server.
+LOCAL_PATH = re.compile(r"/(?![/\\])[\w\-./?=&%]*")
 
 
 def state_dir() -> Path:
@@ -278,7 +283,7 @@ def _handler_class(server: ApprovalServer) -> type[BaseHTTPRequestHandler]:
             session = secrets.token_urlsafe(32)
             server.sessions[session] = person
             target = (query.get("next") or ["/"])[0]
-            if not target.startswith("/") or target.startswith("//"):
+            if not LOCAL_PATH.fullmatch(target):  # only a path of this server: no //host, /\host, header break
                 target = "/"
             self.send_response(HTTPStatus.SEE_OTHER)
             self.send_header("Set-Cookie", f"{SESSION_COOKIE}={session}; Path=/; HttpOnly; SameSite=Strict")

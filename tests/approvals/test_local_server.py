@@ -147,3 +147,19 @@ def server_state_file() -> str:
     import os
 
     return os.path.join(os.environ["IRFLOW_STATE_DIR"], "local-approvals.json")
+
+
+@pytest.mark.parametrize("target", ["//evil.example/x", "/\\evil.example", "https://evil.example/", "/a\r\nSet-Cookie: x=1"])
+def test_sign_in_only_sends_the_browser_on_to_a_path_of_this_server(runtime, server, target):
+    url = server.sign_in_url("alice@example.com", next_path="/")
+    url = url.replace("next=/", "next=" + urllib.parse.quote(target, safe=""))
+    request = urllib.request.Request(url)
+
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+            return None
+
+    opener = urllib.request.build_opener(NoRedirect)
+    with pytest.raises(urllib.error.HTTPError) as answered:
+        opener.open(request, timeout=10)
+    assert answered.value.code == 303 and answered.value.headers["Location"] == "/"
