@@ -52,14 +52,16 @@ def compose(data: NotifyInput, record: dict[str, Any] | None) -> tuple[str, str]
     status = (record or {}).get("status", "open")
     values = {"band": i.severity_band.upper(), "type": i.finding_type, "instance": i.target,
               "status": status, "account": i.account_id}
-    headline, opening = HEADLINES[data.kind]
-    headline = data.headline or headline
-    lines = [opening]
+    standard, opening = HEADLINES[data.kind]
+    # A playbook's own headline replaces the kind's standard wording, opening line included.
+    headline = data.headline or standard.format(**values)
+    lines = [] if data.headline else [opening]
     if data.note:
         lines.append(data.note)
     if data.failure:
         lines += ["", "Error: " + report.failure_text(data.failure.Error, data.failure.Cause)]
-    lines.append("")
+    if lines:
+        lines.append("")
     if record:
         lines += report.plain_summary(record)
     else:
@@ -67,7 +69,7 @@ def compose(data: NotifyInput, record: dict[str, Any] | None) -> tuple[str, str]
                   f"Resource: {i.resource_type} {i.target} in {i.account_id} {i.region}"]
     if data.kind in ("escalation", "access-denied", "failure"):
         lines += ["", f"See the incident with: irflow incident {i.incident_id}"]
-    return f"[irflow] {headline.format(**values)} ({i.incident_id})", "\n".join(lines)
+    return f"[irflow] {headline} ({i.incident_id})", "\n".join(lines)
 
 
 def notify(data: NotifyInput, ddb: Any = None, sns: Any = None) -> dict[str, Any]:

@@ -31,11 +31,11 @@ Example event:
 
 from __future__ import annotations
 
-import ipaddress
 from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
+from tasks.common.addresses import is_internet
 from tasks.common.errors import IrflowError
 from tasks.common.handler import task_handler, validate
 from tasks.common.models import (
@@ -115,12 +115,9 @@ def internet_addresses(records: list[dict[str, Any]]) -> list[str]:
     found: list[str] = []
     for record in records:
         for name in ADDRESS_FIELDS:
-            try:
-                address = ipaddress.ip_address(str(record.get(name, "")))
-            except ValueError:
-                continue
-            if address.is_global and str(address) not in found:
-                found.append(str(address))
+            value = str(record.get(name, ""))
+            if is_internet(value) and value not in found:
+                found.append(value)
     return found[:MAX_ADDRESSES]
 
 

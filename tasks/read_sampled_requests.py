@@ -31,6 +31,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field
 
 from tasks.common import clock, evidence, incidents
+from tasks.common.addresses import is_internet
 from tasks.common.aws import member_session, session_client
 from tasks.common.handler import task_handler
 from tasks.common.models import Incident, Strict
@@ -84,8 +85,8 @@ def _reason_not_to_block(address: str, never: list[Any]) -> str | None:
         ip = ipaddress.ip_address(address)
     except ValueError:
         return "not an IP address"
-    if not ip.is_global:
-        return "not an internet address (private, loopback, link-local or reserved)"
+    if not is_internet(address):
+        return "not an internet address (private, shared, loopback, link-local, multicast or reserved)"
     for network in never:
         if ip.version == network.version and ip in network:
             return f"in never_block {network}"

@@ -64,7 +64,7 @@ def request(data: RequestApprovalInput, ddb: Any = None, sns: Any = None) -> dic
     lines = [
         f"irflow asks for approval to {what}.",
         "",
-        f"What happened: {reason}.",
+        f"What happened: {reason.rstrip('.')}.",
         f"To what: {'instance' if incident.resource_type == 'ec2-instance' else incident.resource_type} {target} "
         f"in account {incident.account_id}, {incident.region}",
         f"Approval id: {data.approval_id}",

@@ -112,12 +112,23 @@ class EventRouter:
         if result.get("FailedEntryCount"):
             failed = result["Entries"][0]
             raise EventError(f"PutEvents refused the event: {failed.get('ErrorCode')}: {failed.get('ErrorMessage')}")
+        return self.deliver_pending(event)
+
+    def deliver_pending(self, given: dict[str, Any] | None = None) -> list[Delivery]:
+        """Start an execution for every event waiting in the playbooks' queues.
+
+        `given` is the event as it was put (its id, account and time are kept); without it the
+        events were put by a task (log-detection's detections), in the security account, at the
+        world's time (moto stamps its own wall clock).
+        """
         deliveries = []
         for playbook, url in self._queues.items():
             for delivered in self._drain(url):
                 for key in ("id", "account", "time"):
-                    if key in event:
-                        delivered[key] = event[key]
+                    if given is not None and key in given:
+                        delivered[key] = given[key]
+                if given is None:
+                    delivered["time"] = self._world.now().strftime("%Y-%m-%dT%H:%M:%SZ")
                 delivered.setdefault("account", self._world.security_account)
                 delivered = {key: delivered[key] for key in ENVELOPE if key in delivered} | {
                     key: value for key, value in delivered.items() if key not in ENVELOPE}

@@ -29,6 +29,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from . import subscriptions
 from .events import Delivery, EventRouter
 from .playbooks import Playbook, PlaybookError, load_all
 from .world import DEFAULT_REGION, DEFAULT_SECURITY_ACCOUNT, World
@@ -123,6 +124,7 @@ class Runtime:
             self._register_tasks()
             self.playbooks = load_all(self.workflows_dir)
             self.router = EventRouter(self.world, self._deliver)
+            subscriptions.install(self)  # a task's StartExecution reaches the engine
             for playbook in self.playbooks.values():
                 self._create_state_machine(playbook)
                 self.router.add_playbook(playbook.name, playbook.triggers)

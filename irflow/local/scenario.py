@@ -19,7 +19,8 @@ an instance that is already stopped or gone), iam-user (account, tags, access_ke
 `${NAME.id|arn|name|account|region}`. `load` checks everything before anything is created and
 raises `ScenarioError` with one line naming the problem. Issue 5's kinds (security-group,
 config-rule), its options for iam-user, iam-role and s3-bucket, and `${NAME.access_key_id}` are
-in `scenario_kinds.py`.
+in `scenario_kinds.py`; the alarm and log kinds (waf-web-acl, waf-ip-set, log-group) in
+`edge_kinds.py`.
 """
 
 from __future__ import annotations
@@ -31,11 +32,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import scenario_kinds
+from . import edge_kinds, scenario_kinds
 from .ec2_images import image_for
 from .world import World
 
-TYPES = ("ec2-instance", "iam-user", "iam-role", "s3-bucket", *scenario_kinds.NEW_KINDS)
+TYPES = ("ec2-instance", "iam-user", "iam-role", "s3-bucket", *scenario_kinds.NEW_KINDS, *edge_kinds.TYPES)
 COMMON_OPTIONS = {"type", "account", "region", "tags"}
 OPTIONS = {
     "ec2-instance": {"platform", "ssm_managed", "auto_scaling_group", "target_group", "instance_profile", "state"},
@@ -43,7 +44,7 @@ OPTIONS = {
     "iam-role": set(),
     "s3-bucket": {"public", "objects"},
 }
-for _kind, _names in scenario_kinds.OPTIONS.items():
+for _kind, _names in [*scenario_kinds.OPTIONS.items(), *edge_kinds.OPTIONS.items()]:
     OPTIONS[_kind] = OPTIONS.get(_kind, set()) | _names
 TOP_LEVEL = {"name", "description", "accounts", "resources", "event", "events", "event_file", "approvals", "expect"}
 APPROVALS = ("approve", "reject", "timeout")
@@ -173,6 +174,9 @@ def _check_options(name: str, body: dict[str, Any]) -> None:
     for option, (check, text) in scenario_kinds.CHECKS.items():
         if option in body and not check(body[option]):
             raise ScenarioError(f"resource {name}: {option} must be {text}, not {body[option]!r}")
+    problem = edge_kinds.check(kind, body) if kind in edge_kinds.TYPES else None
+    if problem:
+        raise ScenarioError(f"resource {name}: {problem}")
     if body.get("state") == "terminated" and (body.get("auto_scaling_group") or body.get("target_group")):
         raise ScenarioError(f"resource {name}: a terminated instance cannot be in an Auto Scaling group or target group")
 
@@ -310,7 +314,7 @@ def create(world: World, scenario: Scenario) -> dict[str, Created]:
     default_region = scenario.event_region() or world.region
     created: dict[str, Created] = {}
     makers = {"ec2-instance": _make_instance, "iam-user": _make_user, "iam-role": _make_role,
-              "s3-bucket": _make_bucket, **scenario_kinds.MAKERS}
+              "s3-bucket": _make_bucket, **scenario_kinds.MAKERS, **dict.fromkeys(edge_kinds.TYPES, edge_kinds.make)}
     for spec in scenario.resources:
         account = spec.account or default_account
         region = spec.region or default_region
@@ -453,7 +457,8 @@ def _make_bucket(world: World, spec: ResourceSpec, account: str, region: str) ->
 def after_state(world: World, created: Created) -> dict[str, Any]:
     """The resource as the embedded AWS stores it now, in issue 3's JSON shape."""
     readers = {"ec2-instance": _instance_state, "iam-user": _user_state, "iam-role": _role_state,
-               "s3-bucket": _bucket_state, **scenario_kinds.READERS}
+               "s3-bucket": _bucket_state, **scenario_kinds.READERS,
+               **dict.fromkeys(edge_kinds.TYPES, edge_kinds.after_state)}
     return readers[created.spec.type](world, created)
 
 

@@ -24,12 +24,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
+from . import subscriptions
 from .events import Delivery, EventError
 from .playbooks import PlaybookError
 from .scenario import Created, Scenario, ScenarioError, accounts_of, after_state, create, load, substitute
 
 HUMAN_SECONDS = 180.0
-CONTAINMENT_TASKS = ("isolate-instance",)
+CONTAINMENT_TASKS = ("isolate-instance", "block-ip-addresses")
 DEFAULT_START = datetime(2025, 1, 1, tzinfo=UTC)
 MAX_ROUNDS = 50
 APPROVER = "irflow-simulate"
@@ -50,7 +51,7 @@ def _elapsed(seconds: float) -> str:
 def _event_time(event: dict[str, Any]) -> datetime | None:
     value = event.get("time")
     if not isinstance(value, str):
-        return None
+        return subscriptions.event_time(event)  # an SNS or CloudWatch Logs delivery (None otherwise)
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
@@ -349,6 +350,12 @@ def run_scenario(scenario: Scenario, out: TextIO | None = None,
             when = _event_time(event)
             if when is not None and when > runtime.now():
                 runtime.advance((when - runtime.now()).total_seconds())
+            if subscriptions.kind(event):  # a Lambda subscription's delivery (CloudWatch Logs, SNS), not EventBridge
+                timeline.line(runtime.now(), f"event {index}: {subscriptions.label(event)}")
+                delivered = subscriptions.deliver(runtime, event)
+                timeline.line(runtime.now(), delivered.summary())
+                _report_deliveries(timeline, runtime, delivered.deliveries, quiet=True)
+                continue
             timeline.line(runtime.now(), f"event {index}: {event.get('detail-type')} from {event.get('source')}"
                           + _finding_summary(event))
             try:
@@ -390,8 +397,8 @@ def _finding_summary(event: dict[str, Any]) -> str:
     return f" ({', '.join(parts)})" if parts else ""
 
 
-def _report_deliveries(timeline: Timeline, runtime: Any, deliveries: list[Delivery]) -> None:
-    if not deliveries:
+def _report_deliveries(timeline: Timeline, runtime: Any, deliveries: list[Delivery], quiet: bool = False) -> None:
+    if not deliveries and not quiet:
         timeline.line(runtime.now(), "matched no playbook trigger: nothing started")
     for delivery in deliveries:
         if delivery.outcome == "duplicate":

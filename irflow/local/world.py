@@ -32,6 +32,7 @@ from . import ec2_groups, iam_managed, s3_object_access, sts_guard
 from .cloudtrail_history import CloudTrailHistory
 from .patching import Patches
 from .ssm_agent import SsmAgent
+from .waf_samples import WafSamples
 
 DEFAULT_SECURITY_ACCOUNT = "111111111111"
 DEFAULT_REGION = "us-east-1"
@@ -83,6 +84,7 @@ class World:
         self.members: dict[str, bool] = {}  # account -> role present
         self.agent = SsmAgent(self._now, self._write_object)
         self.cloudtrail = CloudTrailHistory(self._now)  # LookupEvents (moto has none)
+        self.waf_samples = WafSamples(self._now)  # GetSampledRequests (moto has none)
         self.central: Central | None = None
         self.calls: list[tuple[str, str]] = []  # (service, operation) of every AWS request, in order
         self.notified: list[dict[str, Any]] = []  # every notification drained so far, in order
@@ -117,6 +119,7 @@ class World:
         ec2_groups.install(self._patches)
         self.agent.install(self._patches)
         self.cloudtrail.install(self._patches)
+        self.waf_samples.install(self._patches)
         iam_managed.install(self._patches)
         s3_object_access.install(self._patches)
         self._record_calls()
@@ -187,6 +190,11 @@ class World:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+
+    @property
+    def patches(self) -> Patches:
+        """The world's reversible patches on moto, for gap fillers installed after it started."""
+        return self._patches
 
     def now(self) -> datetime:
         return self._now()

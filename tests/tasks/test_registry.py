@@ -23,12 +23,19 @@ ISSUE5_IAM_S3_CONFIG = {
     "parse-s3-finding": "", "enrich-bucket": "evidence", "remediate-bucket-exposure": "destructive",
     "parse-config-change": "", "enrich-security-group": "evidence", "revoke-ingress-rules": "destructive",
 }
-PURE = {"parse-finding", "parse-iam-finding", "parse-s3-finding", "parse-config-change"}  # touch no AWS API at all
+# issue 5's alarm-response and log detections
+ISSUE5_ALARMS_LOGS = {
+    "parse-alarm": "", "alarm-router": "", "keep-event": "evidence", "read-sampled-requests": "evidence",
+    "block-ip-addresses": "destructive", "unblock-ip-addresses": "", "describe-protected-resource": "evidence",
+    "log-detection": "", "parse-detection": "",
+}
+PURE = {"parse-finding", "parse-iam-finding", "parse-s3-finding", "parse-config-change", "parse-alarm",
+        "parse-detection"}  # touch no AWS API at all
 TASKS = all_tasks()
 
 
 def test_every_issue_task_is_registered() -> None:
-    assert EXPECTED | set(ISSUE5_IAM_S3_CONFIG) <= set(TASKS)
+    assert EXPECTED | set(ISSUE5_IAM_S3_CONFIG) | set(ISSUE5_ALARMS_LOGS) <= set(TASKS)
 
 
 @pytest.mark.parametrize("name", sorted(TASKS))
@@ -61,7 +68,7 @@ def test_only_stopping_an_instance_is_destructive() -> None:
     assert {n for n, s in issue3.items() if s.destructive} == {"remediate-instance"}
     assert {n for n, s in issue3.items() if s.evidence} == {"collect-volatile", "poll-command", "capture-memory",
                                                             "snapshot-volumes"}
-    for name, kind in ISSUE5_IAM_S3_CONFIG.items():
+    for name, kind in {**ISSUE5_IAM_S3_CONFIG, **ISSUE5_ALARMS_LOGS}.items():
         assert (TASKS[name].destructive, TASKS[name].evidence) == (kind == "destructive", kind == "evidence"), name
 
 
