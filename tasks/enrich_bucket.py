@@ -64,6 +64,7 @@ def enrich(data: BucketInput, session: Any = None, s3: Any = None) -> dict[str, 
         "evidence": {"uri": stored["uri"], "sha256": stored["sha256"]}, "notes": notes,
     }
     result["summary"] = describe(result, ref.sensitive_data)
+    result["proposal"] = propose(result, data.policy.restrict_object)
     incidents.add_timeline(incident.incident_id, "enrich-bucket", result["summary"],
                            detail={"notes": notes} if notes else None)
     return result
@@ -81,6 +82,20 @@ def describe(facts: dict[str, Any], sensitive: list[str]) -> str:
     if facts["exempt"]:
         parts.append(f"EXEMPT ({EXEMPT_TAG}=true)")
     return "; ".join(parts)
+
+
+def propose(facts: dict[str, Any], restrict: bool) -> str:
+    """What remediate-bucket-exposure will do, in the words of the approval request."""
+    steps = ["turn Block Public Access fully on"]
+    if facts["public_statements"]:
+        steps.append(f"remove the public policy statement(s) {', '.join(facts['public_statements'])}")
+    if facts["public_acl_grants"]:
+        steps.append(f"remove the bucket ACL grant(s) {', '.join(facts['public_acl_grants'])}")
+    if facts["key"] and facts["object_exists"]:
+        denied = ", and deny reading it to all but the responders' role" if restrict else ""
+        steps.append(f"restrict object {facts['key']} (public grants removed, tagged irflow:status=restricted{denied})")
+    return f"close bucket {facts['bucket']} to the public: " + "; ".join(steps) + (
+        "; its configuration is recorded first")
 
 
 def run(data: BucketInput) -> dict[str, Any]:

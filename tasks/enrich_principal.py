@@ -198,6 +198,7 @@ def enrich(data: PrincipalInput, session: Any = None, s3: Any = None) -> dict[st
         "activity": summary, "evidence": [{"uri": e["uri"], "sha256": e["sha256"]} for e in stored], "notes": notes,
     }
     result["summary"] = describe(result)
+    result["proposal"] = propose(result, principal.session_name)
     incidents.add_timeline(incident.incident_id, "enrich-principal", result["summary"],
                            detail={"notes": notes} if notes else None)
     return result
@@ -219,6 +220,20 @@ def describe(facts: dict[str, Any]) -> str:
     if facts["exempt"]:
         parts.append(f"EXEMPT ({EXEMPT_TAG}=true)")
     return "; ".join(parts)
+
+
+def propose(facts: dict[str, Any], session: str | None) -> str:
+    """What contain-principal will do, in the words of the approval request."""
+    if facts["kind"] == "iam-user":
+        active = [k["id"] for k in facts["access_keys"] if k["status"] == "Active"]
+        keys = f"deactivate its {len(active)} active access key(s) ({', '.join(active)})" if active else (
+            "keep its access keys inactive")
+        return (f"contain IAM user {facts['name']}: {keys}, attach AWSDenyAll, and revoke its sessions issued before "
+                "the change (aws:TokenIssueTime); its original state is recorded first")
+    held = f", the session {session} included" if session else ""
+    return (f"revoke the sessions of IAM role {facts['name']} issued before the change (an inline deny on "
+            f"aws:TokenIssueTime): every holder of its older credentials is cut off{held}, while the workload that "
+            "uses the role gets fresh credentials")
 
 
 def run(data: PrincipalInput) -> dict[str, Any]:

@@ -108,6 +108,8 @@ def enrich(data: GroupInput, session: Any = None, s3: Any = None) -> dict[str, A
                          f"network interface(s); ports from {check.source}: {opened}"
                          + (f"; EXEMPT ({EXEMPT_TAG}=true)" if result["exempt"] else ""))
     result["open_rules"] = opened
+    result["proposal"] = (f"revoke from security group {group_id} ({group.get('GroupName')}) the world-wide sources of: "
+                          f"{opened} (the rules' other sources stay; the group's rules are recorded first)")
     incidents.add_timeline(incident.incident_id, "enrich-security-group", result["summary"],
                            detail={"notes": notes} if notes else None)
     return result

@@ -11,8 +11,9 @@ after-states are unchanged; tests read what they add from the embedded AWS direc
   `${NAME.access_key_id}` belong to, default `i-0123456789abcdef0` as for an instance role; the
   key is a temporary `ASIA...` id).
 - `s3-bucket` also takes `acl` (a canned bucket ACL: private, public-read, public-read-write,
-  authenticated-read), `public_objects` (keys of `objects` given the public-read ACL) and
-  `encryption` (AES256, aws:kms or none).
+  authenticated-read), `public_objects` (keys of `objects` given the public-read ACL),
+  `encryption` (AES256, aws:kms or none) and `block_public_access: false` (a private bucket whose
+  public access block is off: its guard rails are down though nothing is public yet).
 - `security-group` (new): `ingress` rules, each `{protocol: tcp|udp|icmp|all, port: 22 or
   ports: "20-21", cidrs: ["0.0.0.0/0", "::/0"], description}`, and `description`; made in the
   account's default VPC. After-state: `{id, name, ingressRules: [{protocol, fromPort, toPort,
@@ -44,7 +45,7 @@ NEW_KINDS = ("security-group", "config-rule")
 OPTIONS: dict[str, set[str]] = {
     "iam-user": {"inline_policies", "activity"},
     "iam-role": {"inline_policies", "activity", "trusted_service", "session_name"},
-    "s3-bucket": {"acl", "public_objects", "encryption"},
+    "s3-bucket": {"acl", "public_objects", "encryption", "block_public_access"},
     "security-group": {"ingress", "description"},
     "config-rule": {"identifier", "parameters"},
 }
@@ -84,6 +85,7 @@ CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "acl": (lambda v: v in CANNED_ACLS, "one of " + ", ".join(CANNED_ACLS)),
     "public_objects": (lambda v: isinstance(v, list) and all(isinstance(k, str) for k in v), "a list of object keys"),
     "encryption": (lambda v: v in ENCRYPTIONS, "one of " + ", ".join(ENCRYPTIONS)),
+    "block_public_access": (lambda v: isinstance(v, bool), "true or false"),
     "ingress": (lambda v: isinstance(v, list) and all(_is_rule(r) for r in v),
                 "a list of rules {protocol, port or ports, cidrs}"),
     "description": (lambda v: isinstance(v, str) and 0 < len(v) <= 255, "text of at most 255 characters"),
@@ -260,6 +262,12 @@ def _extend_bucket(world: World, created: Created) -> None:
     if (options.get("acl", "private") != "private" or options.get("public_objects")) and not options.get("public"):
         raise _scenario_error(f"resource {created.spec.name}: a public ACL needs `public: true` (the bucket's public "
                               "access block refuses public ACLs, as on AWS)")
+    if options.get("block_public_access") is False:
+        if options.get("public"):
+            raise _scenario_error(f"resource {created.spec.name}: a public bucket has its public access block off "
+                                  "already; block_public_access: false is for a private bucket without one")
+        s3.put_public_access_block(Bucket=created.name, PublicAccessBlockConfiguration=dict.fromkeys(
+            ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets"), False))
     if options.get("acl", "private") != "private":
         s3.put_bucket_acl(Bucket=created.name, ACL=options["acl"])
     objects = options.get("objects") or {}
