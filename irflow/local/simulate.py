@@ -354,7 +354,7 @@ def run_scenario(scenario: Scenario, out: TextIO | None = None,
                 timeline.line(runtime.now(), f"event {index}: {subscriptions.label(event)}")
                 delivered = subscriptions.deliver(runtime, event)
                 timeline.line(runtime.now(), delivered.summary())
-                _report_deliveries(timeline, runtime, delivered.deliveries, quiet=True)
+                _report_deliveries(timeline, runtime, delivered.route(runtime), quiet=True)
                 continue
             timeline.line(runtime.now(), f"event {index}: {event.get('detail-type')} from {event.get('source')}"
                           + _finding_summary(event))

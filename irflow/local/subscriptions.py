@@ -16,11 +16,13 @@ How they are filled:
   "aws:sns", "Sns": {...}}]}`) is delivered to the alarm-router function, the function irflow
   subscribes to the alarm topic.
 - Either way the function runs as the runtime runs every task (`Runtime.invoke`: simulated
-  duration, output captured), and the events it put on the bus are routed to the playbooks as
-  EventBridge would (`EventRouter.deliver_pending`).
+  duration, output captured), and the events it put on the bus are then routed to the playbooks
+  as EventBridge would (`Outcome.route`, through `EventRouter.deliver_pending`).
 - `install` patches moto's Step Functions `StartExecution` so a function's call starts the
   execution in the engine (`Runtime.engine`), with the engine's answers and errors
-  (`ExecutionAlreadyExists`, `StateMachineDoesNotExist`, ...).
+  (`ExecutionAlreadyExists`, `StateMachineDoesNotExist`, ...). As on AWS the call only starts
+  the execution: it runs after the function has returned (the engine, on its virtual clock,
+  would otherwise run it inside the call).
 - `register_function` creates one of irflow's functions in moto's Lambda service, as the deploy
   does, so a log group can be subscribed to it (`PutSubscriptionFilter` checks the function).
 """
@@ -30,6 +32,8 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import uuid
+import weakref
 import zipfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -67,7 +71,8 @@ def label(event: dict[str, Any]) -> str:
         message = event["logs_subscription"]
         return (f"CloudWatch Logs delivery to {LOGS_FUNCTION}: {len(message.get('logEvents') or [])} log event(s) "
                 f"of {message.get('logGroup')}")
-    return f"CloudWatch Logs delivery to {LOGS_FUNCTION} (awslogs payload, {len(str(event['awslogs']))} bytes)"
+    data = event['awslogs'].get('data') if isinstance(event['awslogs'], dict) else None
+    return f"CloudWatch Logs delivery to {LOGS_FUNCTION} (awslogs payload, {len(str(data or ''))} characters)"
 
 
 def _event_id(message: Any, index: int) -> str:
@@ -124,12 +129,16 @@ def event_time(event: dict[str, Any]) -> datetime | None:
 
 @dataclass
 class Outcome:
-    """What one delivery did: the function, its answer (or error), the executions it led to."""
+    """What one delivery did: the function and its answer (or error)."""
 
     function: str
     response: Any
     error: str | None
-    deliveries: list[Delivery]
+
+    def route(self, runtime: Any) -> list[Delivery]:
+        """Run the executions the function started, then start the playbooks for the events it put on the bus."""
+        started = _starts(runtime.engine).run()
+        return started + (list(runtime.router.deliver_pending()) if runtime.router is not None else [])
 
     def summary(self) -> str:
         if self.error:
@@ -154,7 +163,7 @@ def _short(text: Any, limit: int = 140) -> str:
 
 
 def deliver(runtime: Any, event: dict[str, Any]) -> Outcome:
-    """Invoke the subscribed function with the delivery, then route what it put on the bus."""
+    """Invoke the subscribed function with the delivery (`Outcome.route` then starts what it put on the bus)."""
     found = kind(event)
     if found is None:
         raise ValueError("not a CloudWatch Logs or SNS delivery")
@@ -163,8 +172,54 @@ def deliver(runtime: Any, event: dict[str, Any]) -> Outcome:
     if found == "logs_subscription":
         payload = {"awslogs": {"data": encode_message(event["logs_subscription"], runtime.now())}}
     response, error = runtime.invoke(function, payload)
-    deliveries = runtime.router.deliver_pending() if runtime.router is not None else []
-    return Outcome(function, response, error, deliveries)
+    return Outcome(function, response, error)
+
+
+class Starts:
+    """Executions a function asked to start, started in the engine once the function has returned."""
+
+    def __init__(self, engine: Any) -> None:
+        self.engine = engine
+        self.pending: dict[str, tuple[str, str, str]] = {}  # execution ARN -> (machine ARN, name, input)
+
+    def request(self, machine_arn: str, name: str | None, text: str) -> dict[str, Any]:
+        """StartExecution's answer: the ARN (and the engine's refusals), without running anything yet."""
+        from irflow.engine import errors
+        from irflow.engine.engine import NAME
+
+        self.engine.describe_state_machine(stateMachineArn=machine_arn)  # StateMachineDoesNotExist, InvalidArn
+        name = name or str(uuid.uuid4())
+        if not NAME.match(name):
+            raise errors.InvalidName(f"Invalid Name: '{name}'")
+        arn = f"{machine_arn.replace(':stateMachine:', ':execution:')}:{name}"
+        try:
+            existing = self.engine.describe_execution(executionArn=arn)
+        except errors.ExecutionDoesNotExist:
+            existing = None
+        earlier = existing["input"] if existing else self.pending.get(arn, (None, None, None))[2]
+        if earlier is not None and earlier != text:
+            raise errors.ExecutionAlreadyExists(f"Execution Already Exists: '{arn}'")
+        if existing is None:
+            self.pending.setdefault(arn, (machine_arn, name, text))
+        return {"executionArn": arn, "startDate": self.engine.clock.now().timestamp()}
+
+    def run(self) -> list[Delivery]:
+        """Start what was asked (each runs until it ends or waits), as deliveries to their playbooks."""
+        out = []
+        while self.pending:
+            arn, (machine_arn, name, text) = next(iter(self.pending.items()))
+            del self.pending[arn]
+            self.engine.start_execution(stateMachineArn=machine_arn, name=name, input=text)
+            playbook = machine_arn.rsplit(":", 1)[-1].removeprefix("irflow-")
+            out.append(Delivery(playbook, json.loads(text), name, arn, "started"))
+        return out
+
+
+_STARTS: weakref.WeakKeyDictionary[Any, Starts] = weakref.WeakKeyDictionary()
+
+
+def _starts(engine: Any) -> Starts:
+    return _STARTS.setdefault(engine, Starts(engine))
 
 
 def install(runtime: Any) -> None:
@@ -174,18 +229,15 @@ def install(runtime: Any) -> None:
 
     from irflow.engine.errors import ClientError
 
-    engine = runtime.engine
+    starts = _starts(runtime.engine)
 
     def start_execution(response: Any) -> Any:
-        request = {"stateMachineArn": response._get_param("stateMachineArn"), "name": response._get_param("name"),
-                   "input": response._get_param("input", if_none="{}")}
         try:
-            started = engine.start_execution(**request)
+            answer = starts.request(response._get_param("stateMachineArn"), response._get_param("name"),
+                                    response._get_param("input", if_none="{}"))
         except ClientError as error:
             raise AWSError(str(error), exception_type=error.code) from None
-        start = started["startDate"]
-        return 200, {}, json.dumps({"executionArn": started["executionArn"],
-                                    "startDate": start.timestamp() if isinstance(start, datetime) else start})
+        return 200, {}, json.dumps(answer)
 
     runtime.aws.patches.set(StepFunctionResponse, "start_execution", start_execution)
 
