@@ -117,7 +117,7 @@ def describe(data: ProtectedResourceInput, session: Any = None, s3: Any = None, 
                            json.dumps(kept, indent=2, sort_keys=True).encode(), "protected-resource",
                            content_type="application/json", s3=s3, ddb=ddb)
     incidents.add_timeline(incident.incident_id, "describe-protected-resource", summary, ddb=ddb)
-    return {"resource": details, "protection": shield, "summary": summary,
+    return {"resource": details, "protection": shield, "summary": summary, "name": str(name),
             "evidence": {"uri": entry["uri"], "sha256": entry["sha256"]}}
 
 

@@ -1,4 +1,4 @@
-"""Scenario resource kinds for the alarm and log-detection playbooks: `waf-web-acl`, `waf-ip-set`, `log-group`.
+"""Scenario resource kinds for the alarm and log-detection playbooks: WAF web ACLs and IP sets, load balancers, log groups.
 
 `scenario.py` lists these kinds beside issue 3's; this module checks their options, creates
 them in the embedded AWS and reads them back for `irflow simulate --json`.
@@ -23,6 +23,10 @@ them in the embedded AWS and reads them back for `irflow simulate --json`.
       name: irflow-blocked-ipv4  # default: the resource name
       ip_version: IPV4
       addresses: [192.0.2.10/32]
+    shop_alb:
+      type: load-balancer        # an internet-facing application load balancer in the default VPC
+      shield_protected: true     # a Shield Advanced protection for it (DDoSDetected alarms name protected resources)
+      deleted: true              # created, then deleted before any event
     trail_logs:
       type: log-group
       name: /irflow/cloudtrail   # default: /irflow/<resource name>
@@ -34,8 +38,8 @@ registered in moto's Lambda service for that (`subscriptions.register_function`)
 
 After-state: waf-web-acl `{"name", "id", "scope", "exists", "rules": [{"name", "priority", "action"}],
 "blockedAddresses": [...]}` (the addresses of the IP sets its Block rules reference); waf-ip-set
-`{"name", "id", "addresses"}`; log-group `{"name", "exists", "subscriptionFilters": [{"name",
-"destination"}]}`.
+`{"name", "id", "addresses"}`; load-balancer `{"name", "arn", "exists", "state", "shieldProtected"}`;
+log-group `{"name", "exists", "subscriptionFilters": [{"name", "destination"}]}`.
 """
 
 from __future__ import annotations
@@ -50,10 +54,11 @@ from .world import World
 if TYPE_CHECKING:
     from .scenario import Created, ResourceSpec
 
-TYPES = ("waf-web-acl", "waf-ip-set", "log-group")
+TYPES = ("waf-web-acl", "waf-ip-set", "load-balancer", "log-group")
 OPTIONS = {
     "waf-web-acl": {"scope", "metric_name", "rules", "sampled_requests", "deleted"},
     "waf-ip-set": {"scope", "name", "ip_version", "addresses"},
+    "load-balancer": {"shield_protected", "deleted"},
     "log-group": {"name", "subscribed"},
 }
 SCOPES = ("REGIONAL", "CLOUDFRONT")
@@ -88,6 +93,10 @@ def check(kind: str, body: dict[str, Any]) -> str | None:
                 return f"addresses: {address!r} is not an address or CIDR block"
             if f"IPV{network.version}" != version:
                 return f"addresses: {address} is not an {version} address"
+    if kind == "load-balancer":
+        for option in ("shield_protected", "deleted"):
+            if not isinstance(body.get(option, False), bool):
+                return f"{option} must be true or false"
     if kind == "log-group":
         if "name" in body and not (isinstance(body["name"], str) and LOG_GROUP_NAME.match(body["name"])):
             return "name must be a log group name (letters, digits, and . - _ / #)"
@@ -181,6 +190,27 @@ def _make_ip_set(world: World, spec: ResourceSpec, account: str, region: str) ->
     return Created(spec, summary["Id"], summary["ARN"], name, account, region, {"scope": scope})
 
 
+def _make_load_balancer(world: World, spec: ResourceSpec, account: str, region: str) -> Created:
+    from .scenario import Created
+
+    ec2 = world.client("ec2", account, region)
+    vpc = ec2.describe_vpcs(Filters=[{"Name": "isDefault", "Values": ["true"]}])["Vpcs"][0]["VpcId"]
+    subnets = ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["Subnets"]
+    by_zone = {s["AvailabilityZone"]: s["SubnetId"] for s in subnets}
+    elb = world.client("elbv2", account, region)
+    name = spec.name.replace("_", "-")[:32]
+    lb = elb.create_load_balancer(Name=name, Subnets=sorted(by_zone.values())[:2], Scheme="internet-facing",
+                                  Type="application",
+                                  Tags=[{"Key": str(k), "Value": str(v)} for k, v in (spec.options.get("tags") or {}).items()]
+                                  or [{"Key": "Name", "Value": name}])["LoadBalancers"][0]
+    arn = lb["LoadBalancerArn"]
+    if spec.options.get("shield_protected"):
+        world.client("shield", account, "us-east-1").create_protection(Name=f"{name}-protection", ResourceArn=arn)
+    if spec.options.get("deleted"):
+        elb.delete_load_balancer(LoadBalancerArn=arn)
+    return Created(spec, arn, arn, name, account, region)
+
+
 def _make_log_group(world: World, spec: ResourceSpec, account: str, region: str) -> Created:
     from .scenario import Created
     from .subscriptions import register_function
@@ -200,7 +230,8 @@ def _make_log_group(world: World, spec: ResourceSpec, account: str, region: str)
 def make(world: World, spec: ResourceSpec, account: str | None, region: str) -> Created:
     """Create a resource of one of these kinds (a log group defaults to the security account)."""
     makers: dict[str, Callable[[World, ResourceSpec, str, str], Created]] = {
-        "waf-web-acl": _make_web_acl, "waf-ip-set": _make_ip_set, "log-group": _make_log_group}
+        "waf-web-acl": _make_web_acl, "waf-ip-set": _make_ip_set, "load-balancer": _make_load_balancer,
+        "log-group": _make_log_group}
     default = world.security_account if spec.type == "log-group" else None
     chosen = spec.account or default or account
     assert chosen is not None
@@ -246,6 +277,24 @@ def _ip_set_state(world: World, created: Created) -> dict[str, Any]:
     return {"name": created.name, "id": created.id, "addresses": sorted(found.get("Addresses", []))}
 
 
+def _load_balancer_state(world: World, created: Created) -> dict[str, Any]:
+    from botocore.exceptions import ClientError
+
+    state: dict[str, Any] = {"name": created.name, "arn": created.arn}
+    try:
+        found = world.client("elbv2", created.account, created.region).describe_load_balancers(
+            LoadBalancerArns=[created.arn])["LoadBalancers"]
+    except ClientError:
+        found = []
+    try:
+        world.client("shield", created.account, "us-east-1").describe_protection(ResourceArn=created.arn)
+        protected = True
+    except ClientError:
+        protected = False
+    return {**state, "exists": bool(found), "state": (found[0].get("State") or {}).get("Code") if found else None,
+            "shieldProtected": protected}
+
+
 def _log_group_state(world: World, created: Created) -> dict[str, Any]:
     logs = world.client("logs", created.account, created.region)
     groups = logs.describe_log_groups(logGroupNamePrefix=created.name).get("logGroups", [])
@@ -257,5 +306,6 @@ def _log_group_state(world: World, created: Created) -> dict[str, Any]:
 
 
 def after_state(world: World, created: Created) -> dict[str, Any]:
-    readers = {"waf-web-acl": _web_acl_state, "waf-ip-set": _ip_set_state, "log-group": _log_group_state}
+    readers = {"waf-web-acl": _web_acl_state, "waf-ip-set": _ip_set_state, "load-balancer": _load_balancer_state,
+               "log-group": _log_group_state}
     return readers[created.spec.type](world, created)
