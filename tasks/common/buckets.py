@@ -1,11 +1,13 @@
-"""S3 buckets in findings: what makes one public, and the models s3-data-exposure's tasks share.
+"""S3 buckets in findings: reading a bucket's access configuration, what makes it public, the shared models.
 
 "Public" follows S3's own definition (the one `GetBucketPolicyStatus` and Block Public Access
 use): a bucket policy statement is public when it allows a wildcard principal (`"*"` or
 `{"AWS": "*"}`) without a condition that pins the caller to fixed values (a source address
 range narrower than the internet, a VPC or VPC endpoint, an account, an organisation, a
 principal ARN, a source ARN); an ACL grant is public when it names the AllUsers or
-AuthenticatedUsers group (any AWS account's user is "authenticated").
+AuthenticatedUsers group (any AWS account's user is "authenticated"). `configuration` reads what
+enrich-bucket keeps as evidence and remediate-bucket-exposure records before changing anything;
+`exposure` says who can read the bucket now.
 """
 
 from __future__ import annotations
