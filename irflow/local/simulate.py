@@ -30,7 +30,8 @@ from .playbooks import PlaybookError
 from .scenario import Created, Scenario, ScenarioError, accounts_of, after_state, create, load, substitute
 
 HUMAN_SECONDS = 180.0
-CONTAINMENT_TASKS = ("isolate-instance", "block-ip-addresses")
+CONTAINMENT_TASKS = ("isolate-instance", "block-ip-addresses", "contain-principal", "remediate-bucket-exposure",
+                     "revoke-ingress-rules")
 DEFAULT_START = datetime(2025, 1, 1, tzinfo=UTC)
 MAX_ROUNDS = 50
 APPROVER = "irflow-simulate"

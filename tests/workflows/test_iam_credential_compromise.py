@@ -67,6 +67,9 @@ def test_a_user_key_from_a_malicious_address_is_cut_off_after_approval() -> None
     assert any(s.startswith("[irflow] Contained: iam-user deploy-bot") for s in run.subjects())
     approval = run.full["approval_detail"][0]
     assert approval["action"] == "contain-principal" and approval["by"] == "irflow-simulate"
+    # contained once a person approved (three simulated minutes after the request), not before
+    (seconds,) = run.outcome.containment.values()
+    assert 180 < seconds < 240
 
 
 def test_stolen_instance_credentials_revoke_the_role_sessions_only() -> None:
