@@ -215,7 +215,8 @@ def evidence_body(world: World, uri: str) -> bytes:
 
 # --- least privilege: the AWS calls a task makes are the IAM actions it declares -------------------
 
-IAM_PREFIX = {"auto-scaling": "autoscaling", "elastic-load-balancing-v2": "elasticloadbalancing"}
+IAM_PREFIX = {"auto-scaling": "autoscaling", "elastic-load-balancing-v2": "elasticloadbalancing", "eventbridge": "events",
+              "sfn": "states"}
 IAM_ACTION = {("s3", "ListObjectsV2"): "s3:ListBucket", ("s3", "HeadObject"): "s3:GetObject"}
 NEEDS_NO_PERMISSION = {("sts", "GetCallerIdentity")}
 
