@@ -231,7 +231,9 @@ class Timeline:
             return []
         writes = [(svc, op) for svc, op in invocation.calls if not op.startswith(READ_PREFIXES)]
         changes: list[str] = []
-        if any(svc not in ("dynamodb", "sns", "sqs", "s3", "ssm") for svc, _ in writes):
+        # S3 writes are evidence (PutObject) unless they change a bucket's configuration or an object's ACL or tags
+        if any(svc not in ("dynamodb", "sns", "sqs", "s3", "ssm") or (svc == "s3" and op != "PutObject")
+               for svc, op in writes):
             before = self.snapshots
             self.snapshot()
             for name, after in self.snapshots.items():
@@ -286,9 +288,29 @@ def describe_changes(before: dict[str, Any], after: dict[str, Any]) -> list[str]
             out.append("snapshots +" + ",".join(s for s in new if s not in (old or [])))
         elif key == "accessKeys":
             out.append("access keys " + ", ".join(f"{k['id']} {k['status']}" for k in new))
+        elif key == "publicAccessBlock":
+            out.append(f"public access block {_block(old)} -> {_block(new)}")
+        elif key == "ingressRules" and isinstance(new, list):
+            out.append(f"ingress {_rules(old)} -> {_rules(new)}")
         else:
             out.append(f"{key} {_value(old)} -> {_value(new)}")
     return out
+
+
+def _block(block: Any) -> str:
+    """An S3 public access block in one word: on (all four settings), off (none or no block), partial."""
+    settings = list((block or {}).values())
+    return "on" if settings and all(settings) else "off" if not any(settings) else "partial"
+
+
+def _rules(rules: Any) -> str:
+    """A security group's ingress rules in a few words: `[tcp 22 from 10.0.0.0/8, ...]`."""
+    def port(rule: dict[str, Any]) -> str:
+        low, high = rule.get("fromPort"), rule.get("toPort")
+        return "all" if rule.get("protocol") == "all" else f"{rule.get('protocol')} {low}" + (
+            f"-{high}" if high != low else "")
+
+    return "[" + "; ".join(f"{port(r)} from {', '.join(r.get('cidrs', []))}" for r in rules or []) + "]"
 
 
 def _names(groups: Any) -> str:

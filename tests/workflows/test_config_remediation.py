@@ -42,6 +42,8 @@ def test_a_world_open_ssh_rule_is_revoked_after_approval_and_the_rest_stays() ->
     group = run.doc["resources"]["bastion"]
     assert group["ingressRules"][0]["cidrs"] == ["198.51.100.0/24"]  # the office keeps SSH
     assert run.full["action_detail"][0]["detail"]["by"] == "irflow-simulate"
+    assert ("bastion: ingress [tcp 22 from 0.0.0.0/0, 198.51.100.0/24, ::/0; tcp 443 from 0.0.0.0/0] -> "
+            "[tcp 22 from 198.51.100.0/24; tcp 443 from 0.0.0.0/0]") in run.timeline.getvalue()
 
 
 def test_the_rule_decides_which_ports_offend() -> None:

@@ -73,6 +73,7 @@ def test_sensitive_data_in_a_public_bucket_is_closed_and_the_object_restricted()
     (request,) = [n["message"] for n in run.seen["notifications"] if "Approval needed" in str(n["subject"])]
     assert "remove the public policy statement(s) PublicRead" in request and f"restrict object {EXPORT}" in request
     assert any(s.startswith("[irflow] Remediated: bucket crm-exports-222222222222 closed") for s in run.subjects())
+    assert "crm-exports: public access block off -> on; crm-exports: policyIsPublic on -> off" in run.timeline.getvalue()
 
 
 def test_rejection_and_timeout_leave_the_bucket_as_it_was() -> None:
