@@ -30,6 +30,10 @@ LAYER_PROVIDED = frozenset({
     "aws-lambda-powertools", "pydantic", "pydantic-core", "annotated-types", "typing-extensions",
     "typing-inspection", "aws-xray-sdk", "wrapt", "fastjsonschema", "aws-encryption-sdk", "jsonpath-ng",
 })
+# Compiled parts a distribution works without, left out of the zip: PyYAML's libyaml binding is an
+# optional accelerator (without it `yaml.__with_libyaml__` is False and the pure-Python loader reads
+# the log-detection rules).
+OPTIONAL_COMPILED = {"pyyaml": ("yaml/_yaml.",)}
 # Files of `tasks/` that are not code but ship with it (scripts run through SSM, data files).
 DATA_SUFFIXES = frozenset({".json", ".yaml", ".yml", ".txt", ".sh", ".ps1"})
 FIXED_TIME = (1980, 1, 1, 0, 0, 0)
@@ -126,6 +130,8 @@ def _distribution_files(name: str) -> Iterator[tuple[str, Path]]:
         if posix.suffix in {".pyc", ".pyo"} or posix.name in {"RECORD", "INSTALLER", "REQUESTED", "direct_url.json"}:
             continue
         if posix.suffix in {".so", ".pyd", ".dylib"}:
+            if posix.as_posix().startswith(OPTIONAL_COMPILED.get(name, ())):
+                continue
             raise PackageError(f"{name} contains compiled code ({posix}); build it for the Lambda platform "
                                "or provide it as a layer")
         yield posix.as_posix(), Path(str(dist.locate_file(file)))

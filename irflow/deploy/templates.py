@@ -62,7 +62,7 @@ def _environment() -> dict[str, Json]:
         "IRFLOW_APPROVAL_URL": {"Fn::Sub": "https://${ApprovalApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/v1/approvals"},
         "IRFLOW_APPROVAL_KEY_SECRET_ARN": {"Ref": "ApprovalSigningKey"},
         "IRFLOW_APPROVERS_PARAMETER": {"Ref": "ApproversParameter"},
-        "IRFLOW_EVENT_BUS": {"Ref": "EventBus"},
+        "IRFLOW_EVENT_BUS": {"Fn::GetAtt": ["EventBus", "Name"]},
         "POWERTOOLS_SERVICE_NAME": "irflow",
         "POWERTOOLS_METRICS_NAMESPACE": "irflow",
     }

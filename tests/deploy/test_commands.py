@@ -71,8 +71,10 @@ def test_package_is_deterministic_small_and_holds_the_tasks(tmp_path: Path) -> N
     assert "tasks/registry.py" in names and "tasks/common/config.py" in names
     assert not any("__pycache__" in n or n.endswith(".pyc") for n in names)
     assert not any(n.startswith(("boto3/", "botocore/", "aws_lambda_powertools/", "pydantic/")) for n in names)
-    for task in templates.Sources.load().tasks:
-        assert task.handler.rsplit(".", 1)[0].replace(".", "/") + ".py" in names
+    for task in templates.Sources.load().tasks:  # a module, or a package (log-detection, with its rules)
+        module = task.handler.rsplit(".", 1)[0].replace(".", "/")
+        assert module + ".py" in names or module + "/__init__.py" in names
+    assert "tasks/log_detection/rules/root-console-sign-in.yaml" in names
 
 
 def test_package_vendors_what_lambda_lacks_and_nothing_it_has(tmp_path: Path) -> None:
@@ -80,8 +82,11 @@ def test_package_vendors_what_lambda_lacks_and_nothing_it_has(tmp_path: Path) ->
     (tmp_path / "tasks" / "t.py").write_text("import json\nimport boto3\nimport pydantic\nimport yaml\nimport jsonata\n")
     assert package.third_party_distributions(package.imported_top_levels([tmp_path / "tasks" / "t.py"])) == \
         ["jsonata-python", "pyyaml"]
+    names = zipfile.ZipFile(io.BytesIO(package.build(tmp_path).data)).namelist()
+    assert "yaml/__init__.py" in names and not any(n.endswith(".so") for n in names)  # libyaml's binding is optional
+    (tmp_path / "tasks" / "t.py").write_text("import markupsafe\n")
     with pytest.raises(package.PackageError, match="compiled code"):
-        package.build(tmp_path)  # PyYAML's wheel carries its C extension: not for the Lambda platform
+        package.build(tmp_path)  # a wheel's C extension is not for the Lambda platform
 
 
 def test_package_command_writes_zip_and_templates(tmp_path: Path) -> None:
