@@ -36,7 +36,7 @@ from pydantic import Field, ValidationError
 
 from tasks.common import incidents
 from tasks.common.aws import client, error_code
-from tasks.common.handler import task_handler
+from tasks.common.handler import describe_validation, task_handler
 from tasks.common.models import AccountId, Lenient
 from tasks.parse_alarm import aws_time, iso
 from tasks.registry import TaskSpec
@@ -183,8 +183,6 @@ def route(record: SnsRecord, account: str, region: str, sfn: Any, ddb: Any = Non
         alarm = AlarmNotification.model_validate(body)
         aws_time(alarm.StateChangeTime)
     except ValidationError as error:
-        from tasks.common.handler import describe_validation
-
         return _refuse(message, f"not a CloudWatch alarm notification: {describe_validation(error)}", ddb)
     except ValueError:
         return _refuse(message, f"StateChangeTime is not a time: {alarm.StateChangeTime!r}", ddb)

@@ -166,7 +166,7 @@ def iso(when: datetime) -> str:
     return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def classify(detail: AlarmDetail, region: str, pattern: str) -> dict[str, Any]:
+def classify(detail: AlarmDetail, pattern: str) -> dict[str, Any]:
     """What the alarm watches: kind, metric, dimensions, the resource it names, and a note when it names none."""
     stats = [m.metricStat for m in detail.configuration.metrics if m.metricStat is not None]
     waf = next((s for s in stats if s.metric.namespace == WAF_NAMESPACE), None)
@@ -218,7 +218,7 @@ def parse(event: dict[str, Any], policy: dict[str, Any]) -> dict[str, Any]:
         raise InvalidAlarm(f"detail.state.timestamp: not a time ({detail.state.timestamp!r})") from None
     alarm_arn = next((r for r in alarm_event.resources if ":alarm:" in r),
                      f"arn:aws:cloudwatch:{alarm_event.region}:{alarm_event.account}:alarm:{detail.alarmName}")
-    facts = classify(detail, alarm_event.region, settings.sqli_rule_pattern)
+    facts = classify(detail, settings.sqli_rule_pattern)
     kind = facts["kind"]
     severity = {"waf-sqli": settings.waf_sqli_severity, "ddos": settings.ddos_severity}.get(
         kind, settings.other_severity)
