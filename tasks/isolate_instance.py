@@ -34,6 +34,7 @@ from tasks.common.aws import error_code, member_session, session_client
 from tasks.common.errors import InstanceNotFound
 from tasks.common.handler import task_handler
 from tasks.common.models import CONTAINED, IncidentInput, IncidentRef
+from tasks.common.principals import revoke_policy_name
 from tasks.registry import TaskSpec
 
 TASK = TaskSpec.declare(
@@ -56,10 +57,6 @@ STATUS_TAG, INCIDENT_TAG = "irflow:status", "irflow:incident"
 ALL_TRAFFIC_V4 = {"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}
 ALL_TRAFFIC_V6 = {"IpProtocol": "-1", "Ipv6Ranges": [{"CidrIpv6": "::/0"}]}
 DONE, UNCHANGED = "done", "unchanged"
-
-
-def revoke_policy_name(incident_id: str) -> str:
-    return f"irflow-revoke-sessions-{incident_id}"
 
 
 def capture_original(session: Any, instance: dict[str, Any]) -> dict[str, Any]:

@@ -557,6 +557,13 @@ def member_denials() -> list[dict[str, Json]]:
         "Resource": [{"Fn::Sub": "arn:${AWS::Partition}:s3:::irflow-evidence-${CentralAccountId}-*"},
                      {"Fn::Sub": "arn:${AWS::Partition}:s3:::irflow-evidence-${CentralAccountId}-*/*"}],
     }, {
+        "Sid": "AttachOnlyDenyAll",
+        "Effect": "Deny",
+        # Containment attaches AWSDenyAll and nothing else: no managed policy can be used to grant.
+        "Action": ["iam:AttachUserPolicy", "iam:AttachRolePolicy", "iam:AttachGroupPolicy"],
+        "Resource": "*",
+        "Condition": {"ArnNotEquals": {"iam:PolicyARN": {"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/AWSDenyAll"}}},
+    }, {
         "Sid": "NeverChangeItself",
         "Effect": "Deny",
         # Everything but reading: its trust policy, its permissions, its tags, passing or deleting it.

@@ -320,3 +320,11 @@ def test_member_actions_are_limited_to_their_resource_types(small: Sources) -> N
     assert iam.allows(statements, "ec2:CreateSnapshot", "arn:aws:ec2:us-east-1::snapshot/snap-1")
     assert iam.allows(statements, "ec2:DescribeInstances", "*")
     assert not iam.allows(statements, "ec2:TerminateInstances", instance)
+
+
+def test_member_role_may_attach_only_aws_deny_all(sources: Sources) -> None:
+    """Containment attaches AWSDenyAll; the member role can never attach a managed policy that grants."""
+    (guard,) = [s for s in _member_statements(sources) if s.get("Sid") == "AttachOnlyDenyAll"]
+    assert guard["Effect"] == "Deny" and guard["Resource"] == "*"
+    assert set(guard["Action"]) == {"iam:AttachUserPolicy", "iam:AttachRolePolicy", "iam:AttachGroupPolicy"}
+    assert guard["Condition"] == {"ArnNotEquals": {"iam:PolicyARN": "arn:aws:iam::aws:policy/AWSDenyAll"}}
