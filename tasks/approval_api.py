@@ -369,7 +369,9 @@ def _verb(item: Mapping[str, Any]) -> str:
 
 
 def _what(item: Mapping[str, Any]) -> str:
-    """Exactly what the action does, in the words of the request (request-approval's WHAT)."""
+    """Exactly what the action does, in the words of the request (stored with it, else request-approval's WHAT)."""
+    if item.get("what"):
+        return str(item["what"])
     from tasks.request_approval import WHAT
 
     template = WHAT.get(str(item["action"]), "{action} {target}")

@@ -56,10 +56,10 @@ def request(data: RequestApprovalInput, ddb: Any = None, sns: Any = None) -> dic
         raise InvalidInput(f"request-approval: say what {data.action} will do (`what`); it describes only "
                            f"{', '.join(WHAT)} itself")
     reason = data.reason or why(incident)
-    approval = approvals.create(incident.incident_id, data.approval_id, data.action, target, reason, data.task_token,
-                                data.timeout_seconds, ddb=ddb)
-    incidents.set_status(incident.incident_id, AWAITING_APPROVAL, ddb=ddb)
     what = data.what or WHAT[data.action].format(target=target, incident=incident.incident_id)
+    approval = approvals.create(incident.incident_id, data.approval_id, data.action, target, reason, data.task_token,
+                                data.timeout_seconds, ddb=ddb, what=what)
+    incidents.set_status(incident.incident_id, AWAITING_APPROVAL, ddb=ddb)
     verb = VERB.get(data.action, data.action.replace("-", " "))
     lines = [
         f"irflow asks for approval to {what}.",

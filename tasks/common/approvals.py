@@ -21,7 +21,8 @@ from .errors import ApprovalAlreadyDecided, ApprovalExpired, ApprovalNotFound, A
 
 PENDING = "pending"
 RESUME_GONE = {"TaskTimedOut", "TaskDoesNotExist", "InvalidToken"}
-PUBLIC_FIELDS = ("approval_id", "incident_id", "action", "target", "reason", "status", "requested_at", "expires_at",
+PUBLIC_FIELDS = ("approval_id", "incident_id", "action", "target", "what", "reason", "status", "requested_at",
+                 "expires_at",
                  "decided_by", "decided_at", "decision_reason", "decided_from", "approvers", "first_approval")
 
 
@@ -35,13 +36,17 @@ def public(item: dict[str, Any]) -> dict[str, Any]:
 
 
 def create(incident_id: str, approval_id: str, action: str, target: str, reason: str, task_token: str,
-           timeout_seconds: int, ddb: Any = None) -> dict[str, Any]:
-    """Store a pending approval and its token; a retried request (same id, still pending) refreshes the token."""
+           timeout_seconds: int, ddb: Any = None, what: str | None = None) -> dict[str, Any]:
+    """Store a pending approval and its token; a retried request (same id, still pending) refreshes the token.
+
+    `what` is the sentence people are asked to approve (the notification's words), shown again on
+    the approval page so the decision is made on exactly what will be done."""
     ddb = ddb or client("dynamodb")
     requested = clock.now()
     expires = requested + timedelta(seconds=timeout_seconds)
     item = {"pk": _pk(approval_id), "sk": incidents.META, "approval_id": approval_id, "incident_id": incident_id,
             "action": action, "target": target, "reason": reason, "status": PENDING, "task_token": task_token,
+            **({"what": what} if what else {}),
             "requested_at": clock.iso(requested), "expires_at": clock.iso(expires)}
     try:
         ddb.put_item(TableName=incidents._table(), Item=incidents.item_to_ddb(item),

@@ -107,3 +107,16 @@ def test_logs_name_the_approval_and_who_but_never_the_signature_token_or_key(run
     text = json.dumps([r.__dict__ for r in caplog.records], default=str)
     assert gate.link.rsplit("sig=", 1)[1] not in text and csrf not in text and key not in text
     assert alice.cookies["__Host-irflow-csrf"] not in text
+
+
+def test_the_page_shows_the_exact_sentence_the_request_stored(runtime):
+    """A playbook's own action (here a WAF block) is described on the page in the request's words."""
+    from tasks.approval_api import _what
+    from tasks.common import approvals
+
+    sentence = "block 203.0.113.7 and 198.51.100.9 in web ACL shop-acl until 2025-03-14T10:21:40Z"
+    approvals.create(INCIDENT["incident_id"], "appr-waf-1", "block-ip-addresses", "shop-acl", "SQL injection",
+                     "token-never-shown", 3600, what=sentence)
+    stored = approvals.get("appr-waf-1")
+    assert stored["what"] == sentence and "task_token" not in stored
+    assert _what(stored) == sentence
