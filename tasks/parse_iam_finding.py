@@ -44,12 +44,11 @@ from tasks.common.errors import InvalidFinding
 from tasks.common.handler import task_handler, validate
 from tasks.common.models import (
     AccountId,
-    GdService,
+    GuardDutyFindingFields,
     Incident,
     Lenient,
     ParseFindingInput,
     Region,
-    Severity,
     incident_id_for,
     severity_band,
 )
@@ -82,18 +81,9 @@ class GdAccessKeyResource(Lenient):
     accessKeyDetails: GdAccessKeyDetails
 
 
-class IamFinding(Lenient):
-    schemaVersion: str
-    accountId: AccountId
-    region: Region
-    id: Annotated[str, Field(pattern=r"^[A-Za-z0-9._:-]{1,128}$")]
-    arn: str
+class IamFinding(GuardDutyFindingFields):
     type: Annotated[str, Field(min_length=1, max_length=80)]
     resource: GdAccessKeyResource
-    service: GdService = GdService()
-    severity: Severity
-    title: str = ""
-    updatedAt: str | None = None
 
 
 class IamFindingEvent(Lenient):

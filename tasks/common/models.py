@@ -97,21 +97,26 @@ class GdService(Lenient):
     archived: bool = False
 
 
-class GuardDutyFinding(Lenient):
+class GuardDutyFindingFields(Lenient):
+    """What every GuardDuty finding carries, whatever its resource (the playbooks add the resource)."""
+
     schemaVersion: str
     accountId: AccountId
     region: Region
-    partition: str = "aws"
     id: Annotated[str, Field(pattern=r"^[A-Za-z0-9._:-]{1,128}$")]
     arn: str
-    type: Annotated[str, Field(min_length=1, max_length=50)]
-    resource: GdResource
     service: GdService = GdService()
     severity: Severity
     title: str = ""
+    updatedAt: str | None = None
+
+
+class GuardDutyFinding(GuardDutyFindingFields):
+    partition: str = "aws"
+    type: Annotated[str, Field(min_length=1, max_length=50)]
+    resource: GdResource
     description: str = ""
     createdAt: str | None = None
-    updatedAt: str | None = None
 
 
 class FindingEvent(Lenient):
