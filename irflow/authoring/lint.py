@@ -117,6 +117,10 @@ def run(paths: list[str], as_json: bool, catalog: Catalog | None = None, out: An
             print(problem, file=out)
         if not targets:
             print("irflow lint: no definitions (*.asl.json) found", file=sys.stderr)
+        else:  # a closing line on stderr, so stdout stays one `file:line: rule message` per problem
+            count = f"{len(problems)} problem{'s' if len(problems) != 1 else ''}" if problems else "no problems"
+            print(f"irflow lint: {len(targets)} definition{'s' if len(targets) != 1 else ''}, {count}",
+                  file=sys.stderr)
     return 1 if problems else 0
 
 
