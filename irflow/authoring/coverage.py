@@ -12,7 +12,6 @@ Choice received, in order, to find the one that matched.
 
 from __future__ import annotations
 
-import json
 import random
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ from typing import Any
 from irflow.engine.interpreter import compare
 from irflow.engine.jsonata_eval import evaluate as jsonata_evaluate
 from irflow.engine.jsonpath import PathNotFound, compile_path
+from irflow.engine.payload import json_or_text
 
 from .definition import StateRef, describe_rule, error_matches, iter_states
 
@@ -92,9 +92,9 @@ def record(coverage: Coverage, definition: Mapping[str, Any], events: Iterable[M
         kind = str(event["type"])
         details = _details(event)
         if kind == "ExecutionStarted":
-            execution_input = _json(details.get("input"))
+            execution_input = json_or_text(details.get("input"))
         if kind.endswith("StateExited") and details.get("assignedVariables"):
-            variables.update({k: _json(v) for k, v in details["assignedVariables"].items()})
+            variables.update({k: json_or_text(v) for k, v in details["assignedVariables"].items()})
         if not kind.endswith("StateEntered"):
             continue
         name = str(details.get("name"))
@@ -128,15 +128,6 @@ def _details(event: Mapping[str, Any]) -> dict[str, Any]:
         if key.endswith("EventDetails") and isinstance(value, dict):
             return value
     return {}
-
-
-def _json(text: Any) -> Any:
-    if not isinstance(text, str):
-        return text
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text
 
 
 def _is_failure(event: Mapping[str, Any]) -> bool:
@@ -175,7 +166,7 @@ def chosen_branch(state: StateRef, target: str, entered: Mapping[str, Any] | Non
     if len(candidates) <= 1 or entered is None:
         return candidates[0] if candidates else None
     details = _details(entered)
-    data = _json(details.get("input"))
+    data = json_or_text(details.get("input"))
     context = {"Execution": {"Input": execution_input}, "State": {"Name": state.name}}
     for i, rule in enumerate(rules):
         if _holds(rule, state, data, dict(variables), context):

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from irflow.engine.payload import json_or_text
+
 PREFIX = "irflow-"  # state machines and functions are named irflow-<playbook> / irflow-<task>
 FAILED_EVENTS = {"TaskFailed", "TaskTimedOut", "TaskStartFailed", "TaskSubmitFailed", "LambdaFunctionFailed",
                  "LambdaFunctionTimedOut", "LambdaFunctionStartFailed", "LambdaFunctionScheduleFailed",
@@ -138,15 +140,6 @@ def steps_of(events: list[dict[str, Any]], execution_status: str) -> list[Step]:
     return steps
 
 
-def _loads(text: Any) -> Any:
-    if not isinstance(text, str):
-        return text
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text
-
-
 def incident_id_of(finding: Any) -> str | None:
     """The incident a finding opens (deterministic from account, region and finding id), if it is one."""
     from tasks.common.models import incident_id_for
@@ -220,8 +213,8 @@ class Source:
             events = self._history(arn)
         execution = Execution(playbook, arn, name, described["status"], described["startDate"],
                               described.get("stopDate"), described.get("error"), described.get("cause"),
-                              steps_of(events, described["status"]), _loads(described.get("input")),
-                              _loads(described.get("output")))
+                              steps_of(events, described["status"]), json_or_text(described.get("input")),
+                              json_or_text(described.get("output")))
         candidate = incident_id_of(execution.input)
         if candidate is not None and self.incident(candidate) is not None:
             execution.incident_id = candidate

@@ -33,3 +33,13 @@ def check_size(value: Any, state_name: str) -> str:
 
 def parse_json(text: str) -> Any:
     return json.loads(text)
+
+
+def json_or_text(value: Any) -> Any:
+    """A history detail as data: JSON text parsed, anything else (or text that is not JSON) as it is."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value

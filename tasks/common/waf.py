@@ -40,16 +40,21 @@ def version(address: str) -> str:
     return "IPV6" if ipaddress.ip_network(address, strict=False).version == 6 else "IPV4"
 
 
-def web_acls(waf: Any, scope: str) -> Iterator[dict[str, Any]]:
-    """Summaries of every web ACL in the scope (ListWebACLs pages by NextMarker)."""
+def _listed(list_call: Any, key: str, scope: str) -> Iterator[dict[str, Any]]:
+    """Every summary a WAFv2 List* call returns for the scope (its pages follow NextMarker)."""
     request: dict[str, Any] = {"Scope": scope, "Limit": 100}
     while True:
-        page = waf.list_web_acls(**request)
-        yield from page.get("WebACLs", [])
+        page = list_call(**request)
+        yield from page.get(key, [])
         marker = page.get("NextMarker")
-        if not marker or not page.get("WebACLs"):
+        if not marker or not page.get(key):
             return
         request["NextMarker"] = marker
+
+
+def web_acls(waf: Any, scope: str) -> Iterator[dict[str, Any]]:
+    """Summaries of every web ACL in the scope."""
+    return _listed(waf.list_web_acls, "WebACLs", scope)
 
 
 def find_web_acl(waf: Any, scope: str, metric_name: str) -> tuple[dict[str, Any], str]:
@@ -69,14 +74,8 @@ def find_web_acl(waf: Any, scope: str, metric_name: str) -> tuple[dict[str, Any]
 
 
 def ip_sets(waf: Any, scope: str) -> Iterator[dict[str, Any]]:
-    request: dict[str, Any] = {"Scope": scope, "Limit": 100}
-    while True:
-        page = waf.list_ip_sets(**request)
-        yield from page.get("IPSets", [])
-        marker = page.get("NextMarker")
-        if not marker or not page.get("IPSets"):
-            return
-        request["NextMarker"] = marker
+    """Summaries of every IP set in the scope."""
+    return _listed(waf.list_ip_sets, "IPSets", scope)
 
 
 def find_ip_set(waf: Any, scope: str, name: str) -> dict[str, Any] | None:
